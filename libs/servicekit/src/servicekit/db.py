@@ -1,0 +1,65 @@
+"""PostgreSQL: a pool per service and versioned SQL migrations applied at start."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+
+log = logging.getLogger(__name__)
+
+Pool = asyncpg.Pool
+
+
+async def _init_connection(conn: asyncpg.Connection) -> None:
+    await conn.set_type_codec("jsonb", encoder=json.dumps, decoder=json.loads, schema="pg_catalog")
+    await conn.set_type_codec("json", encoder=json.dumps, decoder=json.loads, schema="pg_catalog")
+
+
+async def create_pool(dsn: str, size: int = 10) -> Any:
+    return await asyncpg.create_pool(
+        dsn, min_size=1, max_size=size, init=_init_connection, command_timeout=30,
+        max_inactive_connection_lifetime=60,
+    )
+
+
+def _lock_id(name: str) -> int:
+    return int.from_bytes(hashlib.sha256(name.encode()).digest()[:8], "big", signed=True)
+
+
+async def migrate(pool: Any, migrations: Path, owner: str) -> list[str]:
+    """Apply `NNN_name.sql` files in order, once each, under an advisory lock (safe with many instances)."""
+    files = sorted(p for p in migrations.glob("*.sql"))
+    applied: list[str] = []
+    async with pool.acquire() as conn:
+        await conn.execute("SELECT pg_advisory_lock($1)", _lock_id(f"migrate:{owner}"))
+        try:
+            await conn.execute(
+                "CREATE TABLE IF NOT EXISTS schema_migrations ("
+                " version text PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())"
+            )
+            done = {r["version"] for r in await conn.fetch("SELECT version FROM schema_migrations")}
+            for path in files:
+                if path.stem in done:
+                    continue
+                async with conn.transaction():
+                    await conn.execute(path.read_text())
+                    await conn.execute("INSERT INTO schema_migrations(version) VALUES ($1)", path.stem)
+                applied.append(path.stem)
+                log.info("migration applied", extra={"migration": path.stem, "owner": owner})
+        finally:
+            await conn.execute("SELECT pg_advisory_unlock($1)", _lock_id(f"migrate:{owner}"))
+    return applied
+
+
+async def ping(pool: Any) -> bool:
+    try:
+        async with pool.acquire(timeout=2) as conn:
+            await conn.fetchval("SELECT 1")
+        return True
+    except Exception:
+        return False

@@ -1,0 +1,89 @@
+"""The outbox relay: publishes committed case.created records to Kafka in id order, at least once."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+from prometheus_client import Counter, Gauge
+
+from intake.adapters.repository import headers_from_row
+from servicekit.kafka import Publisher
+
+log = logging.getLogger(__name__)
+
+OUTBOX_BACKLOG = Gauge("cc_intake_outbox_backlog", "Outbox records not yet published to Kafka")
+OUTBOX_LAG = Gauge("cc_intake_outbox_relay_lag_seconds", "Age of the oldest unpublished outbox record")
+RELAYED = Counter("cc_intake_outbox_relayed_total", "Outbox records published to Kafka")
+RELAY_FAILURES = Counter("cc_intake_outbox_relay_failures_total", "Failed attempts to publish outbox records")
+
+
+class OutboxRelay:
+    def __init__(self, pool: Any, publisher: Publisher, batch_size: int = 500, idle_poll: float = 0.2) -> None:
+        self.pool = pool
+        self.publisher = publisher
+        self.batch_size = batch_size
+        self.idle_poll = idle_poll
+        self.wakeup = asyncio.Event()
+
+    def notify(self) -> None:
+        """Called after a case commits in this process, so it goes out without waiting for the poll."""
+        self.wakeup.set()
+
+    async def relay_once(self) -> int:
+        """Publish one batch; rows are locked (SKIP LOCKED lets several instances share the work) and
+        deleted only after Kafka acknowledged every record of the batch."""
+        async with self.pool.acquire() as conn, conn.transaction():
+            rows = await conn.fetch(
+                "SELECT id, topic, key, payload, headers FROM outbox ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED",
+                self.batch_size,
+            )
+            if not rows:
+                return 0
+            producer_sends = [
+                (r["topic"], bytes(r["payload"]), bytes(r["key"]) if r["key"] is not None else None,
+                 headers_from_row(r["headers"]))
+                for r in rows
+            ]
+            await self.publisher.send_batch(producer_sends)
+            await conn.execute("DELETE FROM outbox WHERE id = ANY($1::bigint[])", [r["id"] for r in rows])
+        RELAYED.inc(len(rows))
+        return len(rows)
+
+    async def observe(self) -> None:
+        async with self.pool.acquire() as conn:
+            row = await conn.fetchrow(
+                "SELECT count(*) AS n, coalesce(extract(epoch FROM now() - min(created_at)), 0) AS age FROM outbox")
+        OUTBOX_BACKLOG.set(row["n"])
+        OUTBOX_LAG.set(float(row["age"]))
+
+    async def run(self) -> None:
+        delay = 0.5
+        last_observed = 0.0
+        loop = asyncio.get_running_loop()
+        while True:
+            try:
+                sent = await self.relay_once()
+                delay = 0.5
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                RELAY_FAILURES.inc()
+                log.warning("outbox relay failed; cases stay in the outbox", extra={"error": repr(exc)[:300],
+                                                                                    "retry_in_s": delay})
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 5.0)
+                sent = 0
+            if loop.time() - last_observed > 1.0:
+                last_observed = loop.time()
+                try:
+                    await self.observe()
+                except Exception:
+                    log.debug("outbox metrics not updated", exc_info=True)
+            if sent == 0:
+                self.wakeup.clear()
+                try:
+                    await asyncio.wait_for(self.wakeup.wait(), timeout=self.idle_poll)
+                except TimeoutError:
+                    pass

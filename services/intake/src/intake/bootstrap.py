@@ -1,0 +1,43 @@
+"""Wiring: settings -> city, database, Kafka, outbox relay, HTTP app."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fastapi import FastAPI
+
+from cityconfig import load_city
+from intake.adapters.outbox import OutboxRelay
+from intake.entrypoints import http
+from intake.service import IntakeContext
+from intake.settings import IntakeSettings
+from servicekit.service import ServiceRuntime, create_app
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+class _LazyPool:
+    """The pool exists only after the runtime started; handlers reach it through this."""
+
+    def __init__(self, runtime: ServiceRuntime) -> None:
+        self._runtime = runtime
+
+    def acquire(self, *args: object, **kwargs: object) -> object:
+        return self._runtime.pool.acquire(*args, **kwargs)
+
+
+def build_app(settings: IntakeSettings) -> FastAPI:
+    city = load_city(settings.city_config_dir)
+    runtime = ServiceRuntime("intake", settings, MIGRATIONS)
+    pool = _LazyPool(runtime)
+    relay = OutboxRelay(pool, runtime.publisher)
+
+    async def run_relay(_: ServiceRuntime) -> None:
+        await relay.run()
+
+    runtime.add_task(run_relay)
+    app = create_app(runtime, title="Intake", version="1.0.0", max_body_bytes=settings.max_body_bytes,
+                     description="The only door into the city contact centre: every channel submits cases here.")
+    app.state.intake = IntakeContext(city=city, pool=pool, relay=relay, public_base_url=settings.public_base_url)
+    app.include_router(http.router)
+    return app

@@ -1,0 +1,25 @@
+"""What intake's handlers need, passed explicitly."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from cityconfig import CityIndex
+from intake.adapters.outbox import OutboxRelay
+
+
+@dataclass
+class IntakeContext:
+    city: CityIndex
+    pool: Any
+    relay: OutboxRelay
+    public_base_url: str
+
+    @property
+    def timezone(self) -> ZoneInfo:
+        return ZoneInfo(self.city.config.city.timezone)
+
+    def status_url(self, case_id: str, case_number: str) -> str:
+        return f"{self.public_base_url.rstrip('/')}/v1/public/cases/{case_id}"
