@@ -37,6 +37,18 @@ def _faststream_metrics() -> Any:
 Task = Callable[["ServiceRuntime"], Awaitable[None]]
 
 
+class LazyPool:
+    """Hands out connections of the runtime's pool, which exists only once the runtime started."""
+
+    def __init__(self, runtime: ServiceRuntime) -> None:
+        self._runtime = runtime
+
+    def acquire(self, *args: Any, **kwargs: Any) -> Any:
+        if self._runtime.pool is None:
+            raise ConnectionError("database pool not started")
+        return self._runtime.pool.acquire(*args, **kwargs)
+
+
 class ServiceRuntime:
     def __init__(self, name: str, settings: ServiceSettings, migrations: Path | None) -> None:
         self.name = name
@@ -47,6 +59,7 @@ class ServiceRuntime:
             client_id=f"{name}-{settings.instance_id}",
             middlewares=[_faststream_metrics()],
             logger=logging.getLogger(f"{name}.faststream"),
+            log_level=logging.DEBUG,  # per-message "Received/Processed" lines only at debug
         )
         self.publisher = Publisher(settings.kafka_bootstrap_servers, name, f"{name}-{settings.instance_id}-pub")
         self.pool: Any = None
@@ -54,6 +67,7 @@ class ServiceRuntime:
         self._tasks: list[Task] = []
         self._running: list[asyncio.Task[None]] = []
         self.kafka_started = asyncio.Event()
+        self.db = LazyPool(self)
 
     def add_consumer(self, spec: ConsumerSpec) -> None:
         self.consumers.append(spec)

@@ -7,7 +7,7 @@ from pathlib import Path
 from fastapi import FastAPI
 
 from cityconfig import load_city
-from intake.adapters.outbox import OutboxRelay
+from servicekit.outbox import OutboxRelay
 from intake.entrypoints import http
 from intake.service import IntakeContext
 from intake.settings import IntakeSettings
@@ -16,21 +16,12 @@ from servicekit.service import ServiceRuntime, create_app
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 
-class _LazyPool:
-    """The pool exists only after the runtime started; handlers reach it through this."""
-
-    def __init__(self, runtime: ServiceRuntime) -> None:
-        self._runtime = runtime
-
-    def acquire(self, *args: object, **kwargs: object) -> object:
-        return self._runtime.pool.acquire(*args, **kwargs)
-
 
 def build_app(settings: IntakeSettings) -> FastAPI:
     city = load_city(settings.city_config_dir)
     runtime = ServiceRuntime("intake", settings, MIGRATIONS)
-    pool = _LazyPool(runtime)
-    relay = OutboxRelay(pool, runtime.publisher)
+    pool = runtime.db
+    relay = OutboxRelay("intake", pool, runtime.publisher)
 
     async def run_relay(_: ServiceRuntime) -> None:
         await relay.run()

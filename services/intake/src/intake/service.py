@@ -7,7 +7,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from cityconfig import CityIndex
-from intake.adapters.outbox import OutboxRelay
+from servicekit.outbox import OutboxRelay
 
 
 @dataclass

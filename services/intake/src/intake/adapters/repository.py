@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
 
 import asyncpg
 
-from contracts import CaseCreated, encode
+from contracts import CaseCreated
+from servicekit import outbox
 
 
 @dataclass(frozen=True)
@@ -69,18 +69,9 @@ async def store_case(conn: Any, event: CaseCreated, response: dict[str, Any],
             )
             if claimed is None:
                 raise LostRace
-        key_bytes, value, headers = encode(event)
-        await conn.execute(
-            "INSERT INTO outbox(topic, key, payload, headers, case_id) VALUES ($1, $2, $3, $4, $5)",
-            event.event_type, key_bytes, value, [[k, v.decode()] for k, v in headers], event.case_id,
-        )
+        await outbox.enqueue(conn, [event])
     return None
 
 
 class LostRace(Exception):  # noqa: N818
     """Another request with the same Idempotency-Key committed first; the caller reads its answer."""
-
-
-def headers_from_row(raw: Any) -> list[tuple[str, bytes]]:
-    items = json.loads(raw) if isinstance(raw, str) else raw
-    return [(str(k), str(v).encode()) for k, v in items]

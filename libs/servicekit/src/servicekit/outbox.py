@@ -1,26 +1,48 @@
-"""The outbox relay: publishes committed case.created records to Kafka in id order, at least once."""
+"""The transactional outbox: a service writes its events into its own `outbox` table in the same
+transaction as its state; the relay publishes them to Kafka in id order, at least once."""
 
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 from typing import Any
 
 from prometheus_client import Counter, Gauge
 
-from intake.adapters.repository import headers_from_row
+from contracts import Event, encode
 from servicekit.kafka import Publisher
 
 log = logging.getLogger(__name__)
 
-OUTBOX_BACKLOG = Gauge("cc_intake_outbox_backlog", "Outbox records not yet published to Kafka")
-OUTBOX_LAG = Gauge("cc_intake_outbox_relay_lag_seconds", "Age of the oldest unpublished outbox record")
-RELAYED = Counter("cc_intake_outbox_relayed_total", "Outbox records published to Kafka")
-RELAY_FAILURES = Counter("cc_intake_outbox_relay_failures_total", "Failed attempts to publish outbox records")
+OUTBOX_BACKLOG = Gauge("cc_outbox_backlog", "Outbox records not yet published to Kafka", ["service"])
+OUTBOX_LAG = Gauge("cc_outbox_relay_lag_seconds", "Age of the oldest unpublished outbox record", ["service"])
+RELAYED = Counter("cc_outbox_relayed_total", "Outbox records published to Kafka", ["service"])
+RELAY_FAILURES = Counter("cc_outbox_relay_failures_total", "Failed attempts to publish outbox records",
+                         ["service"])
+
+
+
+async def enqueue(conn: Any, events: list[Event]) -> None:
+    """Add events to the outbox inside the caller's transaction."""
+    rows = []
+    for event in events:
+        key, value, headers = encode(event)
+        rows.append((event.event_type, key, value, [[k, v.decode()] for k, v in headers], event.case_id))
+    if rows:
+        await conn.executemany(
+            "INSERT INTO outbox(topic, key, payload, headers, case_id) VALUES ($1, $2, $3, $4, $5)", rows)
+
+
+def _headers(raw: Any) -> list[tuple[str, bytes]]:
+    items = json.loads(raw) if isinstance(raw, str) else raw
+    return [(str(k), str(v).encode()) for k, v in items]
 
 
 class OutboxRelay:
-    def __init__(self, pool: Any, publisher: Publisher, batch_size: int = 500, idle_poll: float = 0.2) -> None:
+    def __init__(self, service: str, pool: Any, publisher: Publisher, batch_size: int = 500,
+                 idle_poll: float = 0.2) -> None:
+        self.service = service
         self.pool = pool
         self.publisher = publisher
         self.batch_size = batch_size
@@ -43,20 +65,20 @@ class OutboxRelay:
                 return 0
             producer_sends = [
                 (r["topic"], bytes(r["payload"]), bytes(r["key"]) if r["key"] is not None else None,
-                 headers_from_row(r["headers"]))
+                 _headers(r["headers"]))
                 for r in rows
             ]
             await self.publisher.send_batch(producer_sends)
             await conn.execute("DELETE FROM outbox WHERE id = ANY($1::bigint[])", [r["id"] for r in rows])
-        RELAYED.inc(len(rows))
+        RELAYED.labels(self.service).inc(len(rows))
         return len(rows)
 
     async def observe(self) -> None:
         async with self.pool.acquire() as conn:
             row = await conn.fetchrow(
                 "SELECT count(*) AS n, coalesce(extract(epoch FROM now() - min(created_at)), 0) AS age FROM outbox")
-        OUTBOX_BACKLOG.set(row["n"])
-        OUTBOX_LAG.set(float(row["age"]))
+        OUTBOX_BACKLOG.labels(self.service).set(row["n"])
+        OUTBOX_LAG.labels(self.service).set(float(row["age"]))
 
     async def run(self) -> None:
         delay = 0.5
@@ -69,7 +91,7 @@ class OutboxRelay:
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
-                RELAY_FAILURES.inc()
+                RELAY_FAILURES.labels(self.service).inc()
                 log.warning("outbox relay failed; cases stay in the outbox", extra={"error": repr(exc)[:300],
                                                                                     "retry_in_s": delay})
                 await asyncio.sleep(delay)
