@@ -1,0 +1,103 @@
+"""Channels out: one reused SMTP connection (aiosmtplib) and the push gateway (HTTP)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from email.message import EmailMessage
+from email.utils import format_datetime
+from datetime import UTC, datetime
+from typing import Any
+
+import aiosmtplib
+import httpx
+
+from notifier.settings import NotifierSettings
+
+log = logging.getLogger(__name__)
+
+
+class PermanentFailure(Exception):
+    """The message can never be delivered (e.g. the address is refused); no retry."""
+
+
+class Mailer:
+    def __init__(self, settings: NotifierSettings) -> None:
+        self.settings = settings
+        self._smtp: aiosmtplib.SMTP | None = None
+        self._lock = asyncio.Lock()
+        self.connections_opened = 0
+
+    async def _connection(self) -> aiosmtplib.SMTP:
+        if self._smtp is not None and self._smtp.is_connected:
+            return self._smtp
+        s = self.settings
+        smtp = aiosmtplib.SMTP(hostname=s.smtp_host, port=s.smtp_port, use_tls=s.smtp_tls,
+                               start_tls=s.smtp_starttls, timeout=s.smtp_timeout_s)
+        await smtp.connect()
+        if s.smtp_username and s.smtp_password:
+            await smtp.login(s.smtp_username, s.smtp_password.get_secret_value())
+        self._smtp = smtp
+        self.connections_opened += 1
+        return smtp
+
+    def build(self, *, to: str, subject: str, text: str, html: str | None, message_id: str,
+              unsubscribe_url: str | None) -> EmailMessage:
+        msg = EmailMessage()
+        msg["From"] = self.settings.mail_from
+        msg["To"] = to
+        msg["Subject"] = subject
+        msg["Date"] = format_datetime(datetime.now(UTC))
+        msg["Message-ID"] = message_id
+        if unsubscribe_url:
+            msg["List-Unsubscribe"] = f"<{unsubscribe_url}>"
+        msg.set_content(text, charset="utf-8")
+        if html:
+            msg.add_alternative(html, subtype="html", charset="utf-8")
+        return msg
+
+    async def send(self, message: EmailMessage) -> None:
+        async with self._lock:
+            smtp = await self._connection()
+            try:
+                errors, _ = await smtp.send_message(message)
+            except aiosmtplib.SMTPRecipientsRefused as exc:
+                raise PermanentFailure(f"recipient refused: {exc}") from exc
+            except (aiosmtplib.SMTPServerDisconnected, aiosmtplib.SMTPConnectError, OSError):
+                await self.close()
+                raise
+            if errors:
+                raise PermanentFailure(f"recipient refused: {errors}")
+
+    async def close(self) -> None:
+        if self._smtp is not None:
+            smtp, self._smtp = self._smtp, None
+            with contextlib.suppress(Exception):
+                await smtp.quit()
+            with contextlib.suppress(Exception):
+                smtp.close()
+
+
+class PushGateway:
+    def __init__(self, settings: NotifierSettings) -> None:
+        self.url = settings.push_gateway_url
+        token = settings.push_gateway_token
+        headers = {"Authorization": f"Bearer {token.get_secret_value()}"} if token else {}
+        self._client = httpx.AsyncClient(timeout=10.0, headers=headers)
+
+    @property
+    def configured(self) -> bool:
+        return bool(self.url)
+
+    async def send(self, token: str, title: str, body: str, data: dict[str, Any]) -> None:
+        if not self.url:
+            raise PermanentFailure("no push gateway configured")
+        response = await self._client.post(self.url, json={"token": token, "title": title, "body": body,
+                                                           "data": data})
+        if response.status_code in (400, 404, 410):
+            raise PermanentFailure(f"push gateway refused the token ({response.status_code})")
+        response.raise_for_status()
+
+    async def close(self) -> None:
+        await self._client.aclose()

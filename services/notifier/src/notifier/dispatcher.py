@@ -1,0 +1,129 @@
+"""Sends what the delivery log says is due: case notifications before alerts, retries with backoff,
+failures recorded after the retry budget, never blocking the consumer."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from typing import Any
+
+import aiosmtplib
+from prometheus_client import Counter, Gauge, Histogram
+
+from notifier.adapters import deliveries
+from notifier.adapters.senders import Mailer, PermanentFailure, PushGateway
+from notifier.settings import NotifierSettings
+
+log = logging.getLogger(__name__)
+
+SENT = Counter("cc_notifier_sent_total", "Notifications delivered", ["channel", "template"])
+FAILED = Counter("cc_notifier_failed_total", "Notifications given up after the retry budget or refused",
+                 ["channel", "template"])
+RETRIES = Counter("cc_notifier_retries_total", "Delivery attempts that will be retried", ["channel"])
+PENDING = Gauge("cc_notifier_pending", "Notifications waiting to be sent")
+LATENCY = Histogram("cc_notifier_delivery_latency_seconds", "From the event's time to the delivery",
+                    ["channel"], buckets=(0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600))
+
+STALE_AFTER_S = 120.0
+CONNECTION_ERRORS = (OSError, TimeoutError, aiosmtplib.SMTPServerDisconnected, aiosmtplib.SMTPConnectError,
+                     aiosmtplib.SMTPTimeoutError)
+
+
+class Dispatcher:
+    def __init__(self, pool: Any, settings: NotifierSettings, mailer: Mailer, push: PushGateway) -> None:
+        self.pool = pool
+        self.settings = settings
+        self.mailer = mailer
+        self.push = push
+        self.wakeup = asyncio.Event()
+        self.sender_id = f"notifier-{settings.instance_id}"
+
+    def notify(self) -> None:
+        self.wakeup.set()
+
+    def backoff(self, attempts: int) -> float:
+        return float(min(self.settings.retry_max_s, self.settings.retry_base_s * 2 ** max(0, attempts - 1)))
+
+    async def _deliver(self, row: dict[str, Any]) -> None:
+        if row["channel"] == "email":
+            message = self.mailer.build(to=row["recipient"], subject=row["subject"], text=row["body_text"],
+                                        html=row["body_html"], message_id=row["message_id"],
+                                        unsubscribe_url=row["unsubscribe_url"])
+            await self.mailer.send(message)
+        else:
+            await self.push.send(row["recipient"], row["subject"], row["body_text"],
+                                 {"case_id": str(row["case_id"]) if row["case_id"] else None,
+                                  "alert_id": str(row["alert_id"]) if row["alert_id"] else None})
+
+    async def dispatch_once(self) -> int:
+        async with self.pool.acquire() as conn:
+            rows = await deliveries.claim(conn, self.settings.dispatch_batch, self.sender_id)
+        done = 0
+        for index, row in enumerate(rows):
+            try:
+                await self._deliver(row)
+            except PermanentFailure as exc:
+                await self._fail(row, str(exc))
+                continue
+            except CONNECTION_ERRORS as exc:
+                # the channel is down: this one is retried with backoff, the rest go back untried
+                await self._retry_or_fail(row, f"{type(exc).__name__}: {exc}")
+                rest = [r["id"] for r in rows[index + 1:] if r["channel"] == row["channel"]]
+                async with self.pool.acquire() as conn:
+                    await deliveries.release(conn, rest, f"{row['channel']} unavailable")
+                others = [r for r in rows[index + 1:] if r["channel"] != row["channel"]]
+                async with self.pool.acquire() as conn:
+                    await deliveries.release(conn, [r["id"] for r in others], "deferred")
+                return done
+            except Exception as exc:
+                await self._retry_or_fail(row, f"{type(exc).__name__}: {exc}")
+                continue
+            async with self.pool.acquire() as conn:
+                await deliveries.mark_sent(conn, [row["id"]])
+            done += 1
+            SENT.labels(row["channel"], row["template"]).inc()
+            LATENCY.labels(row["channel"]).observe(max(0.0, time.time() - row["event_time"].timestamp()))
+        return done
+
+    async def _retry_or_fail(self, row: dict[str, Any], error: str) -> None:
+        if row["attempts"] >= self.settings.max_attempts:
+            await self._fail(row, f"gave up after {row['attempts']} attempts: {error}")
+            return
+        RETRIES.labels(row["channel"]).inc()
+        delay = self.backoff(row["attempts"])
+        log.warning("delivery will be retried", extra={"delivery_id": row["id"], "channel": row["channel"],
+                                                        "attempt": row["attempts"], "retry_in_s": delay,
+                                                        "error": error[:200]})
+        async with self.pool.acquire() as conn:
+            await deliveries.mark_retry(conn, row["id"], error, delay)
+
+    async def _fail(self, row: dict[str, Any], error: str) -> None:
+        FAILED.labels(row["channel"], row["template"]).inc()
+        log.error("delivery failed", extra={"delivery_id": row["id"], "channel": row["channel"],
+                                            "template": row["template"], "error": error[:300]})
+        async with self.pool.acquire() as conn:
+            await deliveries.mark_failed(conn, row["id"], error)
+
+    async def run(self) -> None:
+        async with self.pool.acquire() as conn:
+            # what this instance had claimed before it stopped is resumed now; other instances' after a while
+            resumed = await deliveries.release_stale(conn, STALE_AFTER_S, self.sender_id)
+        if resumed:
+            log.warning("deliveries of a stopped sender resumed", extra={"count": resumed})
+        loop = asyncio.get_running_loop()
+        last_gauge = 0.0
+        while True:
+            sent = await self.dispatch_once()
+            if loop.time() - last_gauge > 1.0:
+                last_gauge = loop.time()
+                async with self.pool.acquire() as conn:
+                    PENDING.set(await deliveries.pending_count(conn))
+                    await deliveries.release_stale(conn, STALE_AFTER_S)
+            if sent == 0:
+                self.wakeup.clear()
+                try:
+                    await asyncio.wait_for(self.wakeup.wait(), timeout=0.25)
+                except TimeoutError:
+                    pass
+
