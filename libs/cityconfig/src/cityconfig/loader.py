@@ -72,15 +72,25 @@ def _leaves(catalogue: list[Category]) -> dict[str, LeafEntry]:
     out: dict[str, LeafEntry] = {}
 
     def add(code: str, cat: Category, sub: Subcategory | None, ev: Event | None, names: list[Names]) -> None:
-        hours = (ev.sla_hours if ev and ev.sla_hours else None) or (sub.sla_hours if sub else None) or cat.sla_hours
-        requires = (ev.requires if ev and ev.requires is not None else None)
+        hours = (
+            (ev.sla_hours if ev and ev.sla_hours else None)
+            or (sub.sla_hours if sub else None)
+            or cat.sla_hours
+        )
+        requires = ev.requires if ev and ev.requires is not None else None
         if requires is None and sub is not None and sub.requires is not None:
             requires = sub.requires
         if requires is None:
             requires = cat.requires
         out[code] = LeafEntry(
-            code=code, category=cat.code, subcategory=sub.code if sub else None, event=ev.code if ev else None,
-            name=names[-1], path_names=names, kinds=cat.kinds, sla=timedelta(hours=hours),
+            code=code,
+            category=cat.code,
+            subcategory=sub.code if sub else None,
+            event=ev.code if ev else None,
+            name=names[-1],
+            path_names=names,
+            kinds=cat.kinds,
+            sla=timedelta(hours=hours),
             requires=list(requires),
         )
 
@@ -124,6 +134,10 @@ def load_city(directory: Path | str, boundaries_file: Path | str | None = None) 
         for spelling in (d.name, *d.aliases):
             districts[fold(spelling)] = d
     return CityIndex(
-        config=config, directory=directory, boundaries_file=boundaries,
-        units={u.id: u for u in config.units}, leaves=_leaves(config.catalogue), districts=districts,
+        config=config,
+        directory=directory,
+        boundaries_file=boundaries,
+        units={u.id: u for u in config.units},
+        leaves=_leaves(config.catalogue),
+        districts=districts,
     )

@@ -7,9 +7,8 @@ from datetime import timedelta
 from enum import StrEnum
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
-
 from contracts import CaseKind
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 
 class Strict(BaseModel):
@@ -107,7 +106,9 @@ class Match(Strict):
 class Rule(Strict):
     id: str
     match: Match
-    units: list[str] = Field(min_length=1, description="Candidates in order; 'district_office' = the district's")
+    units: list[str] = Field(
+        min_length=1, description="Candidates in order; 'district_office' = the district's"
+    )
     requires_district: bool = False
 
 
@@ -173,7 +174,9 @@ class CityConfig(Strict):
                 if code is not None and code not in codes:
                     errors.append(f"routing.rules[{rule.id}].match: unknown catalogue code {code!r}")
             if rule.match.district is not None and fold(rule.match.district) not in district_names:
-                errors.append(f"routing.rules[{rule.id}].match.district: unknown district {rule.match.district!r}")
+                errors.append(
+                    f"routing.rules[{rule.id}].match.district: unknown district {rule.match.district!r}"
+                )
         if errors:
             raise ValueError("; ".join(errors))
         return self

@@ -5,7 +5,12 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from contracts.codec import HEADER_CORRELATION_ID, HEADER_EVENT_TYPE, HEADER_SCHEMA_VERSION, HEADER_TRACEPARENT
+from contracts.codec import (
+    HEADER_CORRELATION_ID,
+    HEADER_EVENT_TYPE,
+    HEADER_SCHEMA_VERSION,
+    HEADER_TRACEPARENT,
+)
 from contracts.topics import DLQ_PARTITIONS, TOPICS
 
 DOCUMENT_VERSION = "1.0.0"

@@ -16,7 +16,8 @@ class Case(CaseDetails):
     reporter: Reporter | None = Field(default=None, description="Absent when the resident stays anonymous")
     consent: Consent = Field(default_factory=Consent)
     secret_hash: str | None = Field(
-        default=None, pattern=r"^[0-9a-f]{64}$",
+        default=None,
+        pattern=r"^[0-9a-f]{64}$",
         description="SHA-256 of the secret the resident got at submission (proves ownership for disputes)",
     )
 

@@ -25,7 +25,9 @@ class DistrictSource(StrEnum):
 class RoutingReason(Contract):
     """Why this unit: the rule that matched, the district and how it was found."""
 
-    rule: str = Field(description="Id of the routing rule that matched, or 'triage'", examples=["waste-city-wide"])
+    rule: str = Field(
+        description="Id of the routing rule that matched, or 'triage'", examples=["waste-city-wide"]
+    )
     district: str | None = Field(default=None, description="Canonical district name", examples=["Mokotów"])
     district_source: DistrictSource = DistrictSource.NONE
     triage_reason: str | None = Field(

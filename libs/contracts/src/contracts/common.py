@@ -64,7 +64,9 @@ class ActorKind(StrEnum):
 
 
 Latitude = Annotated[float, Field(ge=-90, le=90, description="WGS84 latitude, degrees", examples=[52.2297])]
-Longitude = Annotated[float, Field(ge=-180, le=180, description="WGS84 longitude, degrees", examples=[21.0122])]
+Longitude = Annotated[
+    float, Field(ge=-180, le=180, description="WGS84 longitude, degrees", examples=[21.0122])
+]
 CaseNumber = Annotated[
     str,
     Field(
@@ -95,10 +97,16 @@ class Location(Contract):
     lat: Latitude | None = None
     lon: Longitude | None = None
     address: str | None = Field(
-        default=None, max_length=300, description="Free-text address", examples=["ul. Paryska 8, 03-954 Warszawa"]
+        default=None,
+        max_length=300,
+        description="Free-text address",
+        examples=["ul. Paryska 8, 03-954 Warszawa"],
     )
     district: str | None = Field(
-        default=None, max_length=80, description="District as supplied by the channel", examples=["Praga-Południe"]
+        default=None,
+        max_length=80,
+        description="District as supplied by the channel",
+        examples=["Praga-Południe"],
     )
 
     @property
@@ -129,7 +137,9 @@ class Actor(Contract):
     """Who made a change."""
 
     kind: ActorKind
-    id: str | None = Field(default=None, max_length=120, description="Unit id, consultant id, …", examples=["zdm"])
+    id: str | None = Field(
+        default=None, max_length=120, description="Unit id, consultant id, …", examples=["zdm"]
+    )
 
 
 PhotoUrl = HttpUrl
@@ -141,10 +151,14 @@ class CaseDetails(Contract):
     case_number: CaseNumber
     kind: CaseKind
     category: CategoryRef | None = Field(default=None, description="Required for interventions")
-    description: str = Field(min_length=1, max_length=4000, examples=["Zalegające gabaryty przy altanie śmietnikowej"])
+    description: str = Field(
+        min_length=1, max_length=4000, examples=["Zalegające gabaryty przy altanie śmietnikowej"]
+    )
     location: Location | None = None
     photos: list[PhotoUrl] = Field(default_factory=list, max_length=5)
     channel: Channel
-    consultant_id: str | None = Field(default=None, max_length=120, description="Phone consultant who typed it in")
+    consultant_id: str | None = Field(
+        default=None, max_length=120, description="Phone consultant who typed it in"
+    )
     language: Language = Language.PL
     received_at: AwareDatetime = Field(description="When intake accepted the case")

@@ -22,10 +22,16 @@ class Event(Contract):
     EVENT_TYPE: ClassVar[str]
     SCHEMA_VERSION: ClassVar[int] = 1
 
-    event_id: UUID = Field(default_factory=uuid4, description="Unique id of this event; consumers dedupe on it")
-    event_type: str = Field(description="Type of the event, equal to its topic name", examples=["case.created"])
+    event_id: UUID = Field(
+        default_factory=uuid4, description="Unique id of this event; consumers dedupe on it"
+    )
+    event_type: str = Field(
+        description="Type of the event, equal to its topic name", examples=["case.created"]
+    )
     schema_version: int = Field(default=1, ge=1, description="Major version of this event's schema")
-    occurred_at: AwareDatetime = Field(default_factory=utcnow, description="When it happened (timezone-aware)")
+    occurred_at: AwareDatetime = Field(
+        default_factory=utcnow, description="When it happened (timezone-aware)"
+    )
     case_id: UUID = Field(description="Internal id of the case")
     correlation_id: str = Field(
         min_length=1,

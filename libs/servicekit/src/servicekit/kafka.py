@@ -14,11 +14,11 @@ from typing import Any
 import asyncpg
 from aiokafka import AIOKafkaProducer, TopicPartition
 from aiokafka.errors import KafkaError
+from contracts import ContractError, Event, dead_letter_topic, decode, encode, headers_dict
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
 
-from contracts import ContractError, Event, dead_letter_topic, decode, encode, headers_dict
 from servicekit import metrics
 from servicekit.logs import log_context
 
@@ -38,7 +38,7 @@ TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
 )
 
 
-class RetryLater(Exception):  # noqa: N818 - it says what the caller should do
+class RetryLater(Exception):
     """A handler's way to say: not now, redeliver this batch later (never dead-letter it)."""
 
 
@@ -61,8 +61,12 @@ class Publisher:
             if self._producer is not None:
                 return
             producer = AIOKafkaProducer(
-                bootstrap_servers=self.bootstrap, client_id=self.client_id, acks="all",
-                enable_idempotence=True, linger_ms=5, request_timeout_ms=15000,
+                bootstrap_servers=self.bootstrap,
+                client_id=self.client_id,
+                acks="all",
+                enable_idempotence=True,
+                linger_ms=5,
+                request_timeout_ms=15000,
                 max_batch_size=256 * 1024,
             )
             try:
@@ -103,18 +107,23 @@ class Publisher:
         for event in events:
             metrics.PUBLISHED.labels(self.service, event.event_type).inc()
 
-    async def send_batch(self, records: Sequence[tuple[str, bytes, bytes | None, list[tuple[str, bytes]]]]) -> None:
+    async def send_batch(
+        self, records: Sequence[tuple[str, bytes, bytes | None, list[tuple[str, bytes]]]]
+    ) -> None:
         """Send pre-encoded (topic, value, key, headers) records and wait for all acknowledgements."""
         producer = await self._ready()
-        futures = [await producer.send(topic, value=value, key=key, headers=headers)
-                   for topic, value, key, headers in records]
+        futures = [
+            await producer.send(topic, value=value, key=key, headers=headers)
+            for topic, value, key, headers in records
+        ]
         if futures:
             await asyncio.gather(*futures)
         for topic, *_ in records:
             metrics.PUBLISHED.labels(self.service, topic).inc()
 
-    async def send_raw(self, topic: str, value: bytes | None, key: bytes | None,
-                       headers: list[tuple[str, bytes]]) -> None:
+    async def send_raw(
+        self, topic: str, value: bytes | None, key: bytes | None, headers: list[tuple[str, bytes]]
+    ) -> None:
         producer = await self._ready()
         await producer.send_and_wait(topic, value=value, key=key, headers=headers)
 
@@ -156,10 +165,16 @@ async def dead_letter(publisher: Publisher, record: Any, reason: str, spec: Cons
     await publisher.send_raw(dead_letter_topic(record.topic), record.value, record.key, original + extra)
     metrics.DEAD_LETTERS.labels(spec.service, record.topic).inc()
     metrics.CONSUMED.labels(spec.service, record.topic, "dead_lettered").inc()
-    log.warning("record dead-lettered", extra={
-        "topic": record.topic, "partition": record.partition, "offset": record.offset, "reason": reason[:500],
-        "correlation_id": headers_dict(record.headers).get("correlation_id"),
-    })
+    log.warning(
+        "record dead-lettered",
+        extra={
+            "topic": record.topic,
+            "partition": record.partition,
+            "offset": record.offset,
+            "reason": reason[:500],
+            "correlation_id": headers_dict(record.headers).get("correlation_id"),
+        },
+    )
 
 
 async def _handle_one(spec: ConsumerSpec, publisher: Publisher, delivery: Delivery, record: Any) -> None:
@@ -209,10 +224,12 @@ def _update_lag(spec: ConsumerSpec, consumer: Any, records: Sequence[Any]) -> No
         try:
             highwater = consumer.highwater(TopicPartition(topic, partition))
         except Exception:
+            log.debug("no high watermark yet", exc_info=True)
             continue
         if highwater is not None:
             metrics.CONSUMER_LAG.labels(spec.service, spec.group_id, topic, str(partition)).set(
-                max(0, highwater - offset - 1))
+                max(0, highwater - offset - 1)
+            )
 
 
 async def _raw_decoder(msg: Any) -> Any:
@@ -224,7 +241,7 @@ def register_consumer(broker: KafkaBroker, spec: ConsumerSpec, publisher: Publis
     (AckPolicy.NACK_ON_ERROR: a transient failure seeks back, so the batch comes again)."""
     failures = {"count": 0}
 
-    @broker.subscriber(  # type: ignore[misc]
+    @broker.subscriber(
         *spec.topics,
         group_id=spec.group_id,
         batch=True,

@@ -9,17 +9,23 @@ LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2
 registry: CollectorRegistry = REGISTRY
 
 CONSUMED = Counter(
-    "cc_consumer_messages_total", "Kafka records handled by a consumer, by outcome",
+    "cc_consumer_messages_total",
+    "Kafka records handled by a consumer, by outcome",
     ["service", "topic", "outcome"],
 )
 BATCH_SECONDS = Histogram(
-    "cc_consumer_batch_seconds", "Time to handle one consumed batch", ["service", "topic"], buckets=LATENCY_BUCKETS,
+    "cc_consumer_batch_seconds",
+    "Time to handle one consumed batch",
+    ["service", "topic"],
+    buckets=LATENCY_BUCKETS,
 )
 CONSUMER_LAG = Gauge(
-    "cc_consumer_lag_messages", "Records behind the partition's end, as seen after the last batch",
+    "cc_consumer_lag_messages",
+    "Records behind the partition's end, as seen after the last batch",
     ["service", "group", "topic", "partition"],
 )
 DEAD_LETTERS = Counter("cc_dead_letters_total", "Records sent to a dead-letter topic", ["service", "topic"])
-RETRIES = Counter("cc_consumer_retries_total", "Batches put back for a retry after a transient error",
-                  ["service", "topic"])
+RETRIES = Counter(
+    "cc_consumer_retries_total", "Batches put back for a retry after a transient error", ["service", "topic"]
+)
 PUBLISHED = Counter("cc_events_published_total", "Events published to Kafka", ["service", "topic"])

@@ -4,13 +4,14 @@ transaction as its state; the relay publishes them to Kafka in id order, at leas
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 from typing import Any
 
+from contracts import Event, encode
 from prometheus_client import Counter, Gauge
 
-from contracts import Event, encode
 from servicekit.kafka import Publisher
 
 log = logging.getLogger(__name__)
@@ -18,9 +19,9 @@ log = logging.getLogger(__name__)
 OUTBOX_BACKLOG = Gauge("cc_outbox_backlog", "Outbox records not yet published to Kafka", ["service"])
 OUTBOX_LAG = Gauge("cc_outbox_relay_lag_seconds", "Age of the oldest unpublished outbox record", ["service"])
 RELAYED = Counter("cc_outbox_relayed_total", "Outbox records published to Kafka", ["service"])
-RELAY_FAILURES = Counter("cc_outbox_relay_failures_total", "Failed attempts to publish outbox records",
-                         ["service"])
-
+RELAY_FAILURES = Counter(
+    "cc_outbox_relay_failures_total", "Failed attempts to publish outbox records", ["service"]
+)
 
 
 async def enqueue(conn: Any, events: list[Event]) -> None:
@@ -31,7 +32,8 @@ async def enqueue(conn: Any, events: list[Event]) -> None:
         rows.append((event.event_type, key, value, [[k, v.decode()] for k, v in headers], event.case_id))
     if rows:
         await conn.executemany(
-            "INSERT INTO outbox(topic, key, payload, headers, case_id) VALUES ($1, $2, $3, $4, $5)", rows)
+            "INSERT INTO outbox(topic, key, payload, headers, case_id) VALUES ($1, $2, $3, $4, $5)", rows
+        )
 
 
 def _headers(raw: Any) -> list[tuple[str, bytes]]:
@@ -40,8 +42,9 @@ def _headers(raw: Any) -> list[tuple[str, bytes]]:
 
 
 class OutboxRelay:
-    def __init__(self, service: str, pool: Any, publisher: Publisher, batch_size: int = 500,
-                 idle_poll: float = 0.2) -> None:
+    def __init__(
+        self, service: str, pool: Any, publisher: Publisher, batch_size: int = 500, idle_poll: float = 0.2
+    ) -> None:
         self.service = service
         self.pool = pool
         self.publisher = publisher
@@ -64,8 +67,12 @@ class OutboxRelay:
             if not rows:
                 return 0
             producer_sends = [
-                (r["topic"], bytes(r["payload"]), bytes(r["key"]) if r["key"] is not None else None,
-                 _headers(r["headers"]))
+                (
+                    r["topic"],
+                    bytes(r["payload"]),
+                    bytes(r["key"]) if r["key"] is not None else None,
+                    _headers(r["headers"]),
+                )
                 for r in rows
             ]
             await self.publisher.send_batch(producer_sends)
@@ -76,7 +83,8 @@ class OutboxRelay:
     async def observe(self) -> None:
         async with self.pool.acquire() as conn:
             row = await conn.fetchrow(
-                "SELECT count(*) AS n, coalesce(extract(epoch FROM now() - min(created_at)), 0) AS age FROM outbox")
+                "SELECT count(*) AS n, coalesce(extract(epoch FROM now() - min(created_at)), 0) AS age FROM outbox"
+            )
         OUTBOX_BACKLOG.labels(self.service).set(row["n"])
         OUTBOX_LAG.labels(self.service).set(float(row["age"]))
 
@@ -92,8 +100,10 @@ class OutboxRelay:
                 raise
             except Exception as exc:
                 RELAY_FAILURES.labels(self.service).inc()
-                log.warning("outbox relay failed; cases stay in the outbox", extra={"error": repr(exc)[:300],
-                                                                                    "retry_in_s": delay})
+                log.warning(
+                    "outbox relay failed; cases stay in the outbox",
+                    extra={"error": repr(exc)[:300], "retry_in_s": delay},
+                )
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 5.0)
                 sent = 0
@@ -105,7 +115,5 @@ class OutboxRelay:
                     log.debug("outbox metrics not updated", exc_info=True)
             if sent == 0:
                 self.wakeup.clear()
-                try:
+                with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self.wakeup.wait(), timeout=self.idle_poll)
-                except TimeoutError:
-                    pass

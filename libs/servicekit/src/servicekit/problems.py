@@ -20,8 +20,15 @@ PROBLEM_BASE = "https://errors.contact-centre.example/"
 class ProblemError(Exception):
     """Raise anywhere in a route to answer with a problem document."""
 
-    def __init__(self, status: int, title: str, detail: str | None = None, type_: str | None = None,
-                 headers: dict[str, str] | None = None, **extensions: Any) -> None:
+    def __init__(
+        self,
+        status: int,
+        title: str,
+        detail: str | None = None,
+        type_: str | None = None,
+        headers: dict[str, str] | None = None,
+        **extensions: Any,
+    ) -> None:
         super().__init__(detail or title)
         self.status = status
         self.title = title
@@ -31,10 +38,19 @@ class ProblemError(Exception):
         self.extensions = extensions
 
 
-def problem_response(status: int, title: str, detail: str | None = None, type_: str | None = None,
-                     headers: dict[str, str] | None = None, **extensions: Any) -> JSONResponse:
-    body: dict[str, Any] = {"type": PROBLEM_BASE + type_ if type_ else "about:blank", "title": title,
-                            "status": status}
+def problem_response(
+    status: int,
+    title: str,
+    detail: str | None = None,
+    type_: str | None = None,
+    headers: dict[str, str] | None = None,
+    **extensions: Any,
+) -> JSONResponse:
+    body: dict[str, Any] = {
+        "type": PROBLEM_BASE + type_ if type_ else "about:blank",
+        "title": title,
+        "status": status,
+    }
     if detail:
         body["detail"] = detail
     body.update(extensions)
@@ -55,10 +71,18 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
-        errors = [{"field": _field(e.get("loc", ())), "message": str(e.get("msg", "invalid")),
-                   "type": str(e.get("type", ""))} for e in exc.errors()]
+        errors = [
+            {
+                "field": _field(e.get("loc", ())),
+                "message": str(e.get("msg", "invalid")),
+                "type": str(e.get("type", "")),
+            }
+            for e in exc.errors()
+        ]
         fields = ", ".join(sorted({e["field"] for e in errors})) or "request"
-        return problem_response(422, "Invalid request", f"Invalid fields: {fields}", "validation", errors=errors)
+        return problem_response(
+            422, "Invalid request", f"Invalid fields: {fields}", "validation", errors=errors
+        )
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
@@ -102,8 +126,12 @@ class BodyLimitMiddleware:
             await self._refuse(scope, receive, send)
 
     async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
-        response = problem_response(413, "Request body too large",
-                                    f"The body may have at most {self.max_bytes} bytes.", "body-too-large")
+        response = problem_response(
+            413,
+            "Request body too large",
+            f"The body may have at most {self.max_bytes} bytes.",
+            "body-too-large",
+        )
         await response(scope, receive, send)
 
 

@@ -61,7 +61,9 @@ class ServiceRuntime:
             logger=logging.getLogger(f"{name}.faststream"),
             log_level=logging.DEBUG,  # per-message "Received/Processed" lines only at debug
         )
-        self.publisher = Publisher(settings.kafka_bootstrap_servers, name, f"{name}-{settings.instance_id}-pub")
+        self.publisher = Publisher(
+            settings.kafka_bootstrap_servers, name, f"{name}-{settings.instance_id}-pub"
+        )
         self.pool: Any = None
         self.consumers: list[ConsumerSpec] = []
         self._tasks: list[Task] = []
@@ -95,8 +97,9 @@ class ServiceRuntime:
                 log.info("kafka connected", extra={"consumers": len(self.consumers)})
                 return
             except Exception as exc:
-                log.warning("kafka not available yet, retrying", extra={"error": repr(exc)[:200],
-                                                                        "retry_in_s": delay})
+                log.warning(
+                    "kafka not available yet, retrying", extra={"error": repr(exc)[:200], "retry_in_s": delay}
+                )
                 with contextlib.suppress(Exception):
                     await self.broker.stop()
                 await asyncio.sleep(delay)
@@ -141,8 +144,14 @@ class ServiceRuntime:
         return checks
 
 
-def create_app(runtime: ServiceRuntime, *, title: str, description: str, version: str = "1.0.0",
-               max_body_bytes: int = 1_048_576) -> FastAPI:
+def create_app(
+    runtime: ServiceRuntime,
+    *,
+    title: str,
+    description: str,
+    version: str = "1.0.0",
+    max_body_bytes: int = 1_048_576,
+) -> FastAPI:
     @contextlib.asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         await runtime.start()
@@ -160,13 +169,18 @@ def create_app(runtime: ServiceRuntime, *, title: str, description: str, version
     async def healthz() -> dict[str, str]:
         return {"status": "ok", "service": runtime.name}
 
-    @app.get("/readyz", tags=["operations"], summary="Readiness: Kafka and PostgreSQL connections work",
-             responses={503: {"description": "Not ready"}})
+    @app.get(
+        "/readyz",
+        tags=["operations"],
+        summary="Readiness: Kafka and PostgreSQL connections work",
+        responses={503: {"description": "Not ready"}},
+    )
     async def readyz() -> JSONResponse:
         checks = await runtime.readiness()
         ok = all(checks.values())
-        return JSONResponse({"status": "ready" if ok else "not ready", "checks": checks},
-                            status_code=200 if ok else 503)
+        return JSONResponse(
+            {"status": "ready" if ok else "not ready", "checks": checks}, status_code=200 if ok else 503
+        )
 
     @app.get("/metrics", tags=["operations"], summary="Prometheus metrics", response_class=Response)
     async def prometheus_metrics() -> Response:
@@ -178,5 +192,12 @@ def create_app(runtime: ServiceRuntime, *, title: str, description: str, version
 def serve(app: FastAPI, settings: ServiceSettings) -> None:
     import uvicorn
 
-    uvicorn.run(app, host=settings.host, port=settings.port, log_config=None, access_log=False,
-                lifespan="on", timeout_graceful_shutdown=10)
+    uvicorn.run(
+        app,
+        host=settings.host,
+        port=settings.port,
+        log_config=None,
+        access_log=False,
+        lifespan="on",
+        timeout_graceful_shutdown=10,
+    )

@@ -28,11 +28,13 @@ class ServiceSettings(BaseSettings):
     database_url: str = Field(description="PostgreSQL DSN of the service's own database")
     db_pool_size: int = Field(default=10, ge=1, le=200)
     kafka_bootstrap_servers: str = Field(
-        default="127.0.0.1:19092", validation_alias=shared("KAFKA_BOOTSTRAP_SERVERS"),
+        default="127.0.0.1:19092",
+        validation_alias=shared("KAFKA_BOOTSTRAP_SERVERS"),
         description="Kafka bootstrap servers, comma separated",
     )
     city_config_dir: Path = Field(
-        default=DEFAULT_CITY_DIR, validation_alias=shared("CITY_CONFIG_DIR"),
+        default=DEFAULT_CITY_DIR,
+        validation_alias=shared("CITY_CONFIG_DIR"),
         description="Folder with the city's units, catalogue, routing rules and district data",
     )
     log_level: str = Field(default="INFO", validation_alias=shared("LOG_LEVEL"))

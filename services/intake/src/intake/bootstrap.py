@@ -4,17 +4,16 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from fastapi import FastAPI
-
 from cityconfig import load_city
+from fastapi import FastAPI
 from servicekit.outbox import OutboxRelay
+from servicekit.service import ServiceRuntime, create_app
+
 from intake.entrypoints import http
 from intake.service import IntakeContext
 from intake.settings import IntakeSettings
-from servicekit.service import ServiceRuntime, create_app
 
 MIGRATIONS = Path(__file__).parent / "migrations"
-
 
 
 def build_app(settings: IntakeSettings) -> FastAPI:
@@ -27,8 +26,15 @@ def build_app(settings: IntakeSettings) -> FastAPI:
         await relay.run()
 
     runtime.add_task(run_relay)
-    app = create_app(runtime, title="Intake", version="1.0.0", max_body_bytes=settings.max_body_bytes,
-                     description="The only door into the city contact centre: every channel submits cases here.")
-    app.state.intake = IntakeContext(city=city, pool=pool, relay=relay, public_base_url=settings.public_base_url)
+    app = create_app(
+        runtime,
+        title="Intake",
+        version="1.0.0",
+        max_body_bytes=settings.max_body_bytes,
+        description="The only door into the city contact centre: every channel submits cases here.",
+    )
+    app.state.intake = IntakeContext(
+        city=city, pool=pool, relay=relay, public_base_url=settings.public_base_url
+    )
     app.include_router(http.router)
     return app

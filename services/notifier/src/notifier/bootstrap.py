@@ -4,18 +4,18 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from fastapi import FastAPI
-
 from cityconfig import load_city
 from contracts import CASE_CREATED, CASE_STATUS_CHANGED
+from fastapi import FastAPI
+from servicekit.kafka import ConsumerSpec
+from servicekit.service import ServiceRuntime, create_app
+
 from notifier.adapters.senders import Mailer, PushGateway
 from notifier.dispatcher import Dispatcher
 from notifier.entrypoints import http
 from notifier.handler import NotifierHandler
 from notifier.service import NotifierContext
 from notifier.settings import NotifierSettings
-from servicekit.kafka import ConsumerSpec
-from servicekit.service import ServiceRuntime, create_app
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -27,9 +27,15 @@ def build_app(settings: NotifierSettings) -> FastAPI:
     push = PushGateway(settings)
     dispatcher = Dispatcher(runtime.db, settings, mailer, push)
     handler = NotifierHandler(city, runtime.db, settings, on_queued=dispatcher.notify)
-    runtime.add_consumer(ConsumerSpec(service="notifier", group_id=settings.consumer_group,
-                                      topics=[CASE_CREATED.name, CASE_STATUS_CHANGED.name],
-                                      handler=handler.handle, max_records=settings.max_batch))
+    runtime.add_consumer(
+        ConsumerSpec(
+            service="notifier",
+            group_id=settings.consumer_group,
+            topics=[CASE_CREATED.name, CASE_STATUS_CHANGED.name],
+            handler=handler.handle,
+            max_records=settings.max_batch,
+        )
+    )
 
     async def dispatch(_: ServiceRuntime) -> None:
         try:
@@ -38,10 +44,19 @@ def build_app(settings: NotifierSettings) -> FastAPI:
             await mailer.close()
 
     runtime.add_task(dispatch)
-    app = create_app(runtime, title="Notifier", version="1.0.0",
-                     description="Tells residents what happened to their cases; delivers city alerts.")
+    app = create_app(
+        runtime,
+        title="Notifier",
+        version="1.0.0",
+        description="Tells residents what happened to their cases; delivers city alerts.",
+    )
     hashes = [h.strip().lower() for h in settings.operator_key_hashes.split(",") if h.strip()]
-    app.state.notifier = NotifierContext(city=city, pool=runtime.db, dispatcher=dispatcher,
-                                         base_url=settings.notifier_base_url, operator_key_hashes=hashes)
+    app.state.notifier = NotifierContext(
+        city=city,
+        pool=runtime.db,
+        dispatcher=dispatcher,
+        base_url=settings.notifier_base_url,
+        operator_key_hashes=hashes,
+    )
     app.include_router(http.router)
     return app

@@ -4,6 +4,7 @@ failures recorded after the retry budget, never blocking the consumer."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from typing import Any
@@ -18,16 +19,28 @@ from notifier.settings import NotifierSettings
 log = logging.getLogger(__name__)
 
 SENT = Counter("cc_notifier_sent_total", "Notifications delivered", ["channel", "template"])
-FAILED = Counter("cc_notifier_failed_total", "Notifications given up after the retry budget or refused",
-                 ["channel", "template"])
+FAILED = Counter(
+    "cc_notifier_failed_total",
+    "Notifications given up after the retry budget or refused",
+    ["channel", "template"],
+)
 RETRIES = Counter("cc_notifier_retries_total", "Delivery attempts that will be retried", ["channel"])
 PENDING = Gauge("cc_notifier_pending", "Notifications waiting to be sent")
-LATENCY = Histogram("cc_notifier_delivery_latency_seconds", "From the event's time to the delivery",
-                    ["channel"], buckets=(0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600))
+LATENCY = Histogram(
+    "cc_notifier_delivery_latency_seconds",
+    "From the event's time to the delivery",
+    ["channel"],
+    buckets=(0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600),
+)
 
 STALE_AFTER_S = 120.0
-CONNECTION_ERRORS = (OSError, TimeoutError, aiosmtplib.SMTPServerDisconnected, aiosmtplib.SMTPConnectError,
-                     aiosmtplib.SMTPTimeoutError)
+CONNECTION_ERRORS = (
+    OSError,
+    TimeoutError,
+    aiosmtplib.SMTPServerDisconnected,
+    aiosmtplib.SMTPConnectError,
+    aiosmtplib.SMTPTimeoutError,
+)
 
 
 class Dispatcher:
@@ -47,14 +60,25 @@ class Dispatcher:
 
     async def _deliver(self, row: dict[str, Any]) -> None:
         if row["channel"] == "email":
-            message = self.mailer.build(to=row["recipient"], subject=row["subject"], text=row["body_text"],
-                                        html=row["body_html"], message_id=row["message_id"],
-                                        unsubscribe_url=row["unsubscribe_url"])
+            message = self.mailer.build(
+                to=row["recipient"],
+                subject=row["subject"],
+                text=row["body_text"],
+                html=row["body_html"],
+                message_id=row["message_id"],
+                unsubscribe_url=row["unsubscribe_url"],
+            )
             await self.mailer.send(message)
         else:
-            await self.push.send(row["recipient"], row["subject"], row["body_text"],
-                                 {"case_id": str(row["case_id"]) if row["case_id"] else None,
-                                  "alert_id": str(row["alert_id"]) if row["alert_id"] else None})
+            await self.push.send(
+                row["recipient"],
+                row["subject"],
+                row["body_text"],
+                {
+                    "case_id": str(row["case_id"]) if row["case_id"] else None,
+                    "alert_id": str(row["alert_id"]) if row["alert_id"] else None,
+                },
+            )
 
     async def dispatch_once(self) -> int:
         async with self.pool.acquire() as conn:
@@ -69,10 +93,10 @@ class Dispatcher:
             except CONNECTION_ERRORS as exc:
                 # the channel is down: this one is retried with backoff, the rest go back untried
                 await self._retry_or_fail(row, f"{type(exc).__name__}: {exc}")
-                rest = [r["id"] for r in rows[index + 1:] if r["channel"] == row["channel"]]
+                rest = [r["id"] for r in rows[index + 1 :] if r["channel"] == row["channel"]]
                 async with self.pool.acquire() as conn:
                     await deliveries.release(conn, rest, f"{row['channel']} unavailable")
-                others = [r for r in rows[index + 1:] if r["channel"] != row["channel"]]
+                others = [r for r in rows[index + 1 :] if r["channel"] != row["channel"]]
                 async with self.pool.acquire() as conn:
                     await deliveries.release(conn, [r["id"] for r in others], "deferred")
                 return done
@@ -92,16 +116,30 @@ class Dispatcher:
             return
         RETRIES.labels(row["channel"]).inc()
         delay = self.backoff(row["attempts"])
-        log.warning("delivery will be retried", extra={"delivery_id": row["id"], "channel": row["channel"],
-                                                        "attempt": row["attempts"], "retry_in_s": delay,
-                                                        "error": error[:200]})
+        log.warning(
+            "delivery will be retried",
+            extra={
+                "delivery_id": row["id"],
+                "channel": row["channel"],
+                "attempt": row["attempts"],
+                "retry_in_s": delay,
+                "error": error[:200],
+            },
+        )
         async with self.pool.acquire() as conn:
             await deliveries.mark_retry(conn, row["id"], error, delay)
 
     async def _fail(self, row: dict[str, Any], error: str) -> None:
         FAILED.labels(row["channel"], row["template"]).inc()
-        log.error("delivery failed", extra={"delivery_id": row["id"], "channel": row["channel"],
-                                            "template": row["template"], "error": error[:300]})
+        log.error(
+            "delivery failed",
+            extra={
+                "delivery_id": row["id"],
+                "channel": row["channel"],
+                "template": row["template"],
+                "error": error[:300],
+            },
+        )
         async with self.pool.acquire() as conn:
             await deliveries.mark_failed(conn, row["id"], error)
 
@@ -122,8 +160,5 @@ class Dispatcher:
                     await deliveries.release_stale(conn, STALE_AFTER_S)
             if sent == 0:
                 self.wakeup.clear()
-                try:
+                with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self.wakeup.wait(), timeout=0.25)
-                except TimeoutError:
-                    pass
-

@@ -4,6 +4,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from cityconfig import CityIndex
+
 from notifier.dispatcher import Dispatcher
 
 

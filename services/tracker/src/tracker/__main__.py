@@ -8,11 +8,13 @@ import sys
 
 from servicekit.logs import configure
 from servicekit.settings import load_settings
+
 from tracker.settings import TrackerSettings
 
 
 async def _keys(settings: TrackerSettings, args: argparse.Namespace) -> None:
     from servicekit import db
+
     from tracker.auth import issue_key, revoke_keys
     from tracker.bootstrap import MIGRATIONS
 
@@ -48,12 +50,16 @@ def main(argv: list[str] | None = None) -> None:
         asyncio.run(_keys(settings, args))
     elif args.command == "replay":
         from cityconfig import load_city
+
         from tracker import replay
 
-        count = replay.run(args.database_url, settings.kafka_bootstrap_servers, load_city(settings.city_config_dir))
+        count = replay.run(
+            args.database_url, settings.kafka_bootstrap_servers, load_city(settings.city_config_dir)
+        )
         print(f"replayed {count} events into {args.database_url}")
     else:
         from servicekit.service import serve
+
         from tracker.bootstrap import build_app
 
         serve(build_app(settings), settings)

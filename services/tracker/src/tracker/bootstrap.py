@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from fastapi import FastAPI
-
 from cityconfig import load_city
 from contracts import CASE_CREATED, CASE_ROUTED, CASE_STATUS_CHANGED
+from fastapi import FastAPI
 from servicekit.kafka import ConsumerSpec
 from servicekit.outbox import OutboxRelay
 from servicekit.service import ServiceRuntime, create_app
+
 from tracker.adapters.sla import run_periodic
 from tracker.entrypoints import public, staff
 from tracker.entrypoints.deps import TrackerContext
@@ -26,8 +26,15 @@ def build_app(settings: TrackerSettings) -> FastAPI:
     runtime = ServiceRuntime("tracker", settings, MIGRATIONS)
     service = TrackerService(city, runtime.db)
     relay = OutboxRelay("tracker", runtime.db, runtime.publisher)
-    runtime.add_consumer(ConsumerSpec(service="tracker", group_id=settings.consumer_group, topics=TOPICS,
-                                      handler=service.handle, max_records=settings.max_batch))
+    runtime.add_consumer(
+        ConsumerSpec(
+            service="tracker",
+            group_id=settings.consumer_group,
+            topics=TOPICS,
+            handler=service.handle,
+            max_records=settings.max_batch,
+        )
+    )
 
     async def relay_task(_: ServiceRuntime) -> None:
         await relay.run()
@@ -37,8 +44,12 @@ def build_app(settings: TrackerSettings) -> FastAPI:
 
     runtime.add_task(relay_task)
     runtime.add_task(periodic)
-    app = create_app(runtime, title="Tracker", version="1.0.0",
-                     description="Every case's state and public history; where units and consultants work.")
+    app = create_app(
+        runtime,
+        title="Tracker",
+        version="1.0.0",
+        description="Every case's state and public history; where units and consultants work.",
+    )
     app.state.tracker = TrackerContext(city=city, pool=runtime.db, service=service)
     app.include_router(public.router)
     app.include_router(staff.units)

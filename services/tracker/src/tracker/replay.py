@@ -7,11 +7,11 @@ import logging
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
-
 from cityconfig import CityIndex
 from contracts import ContractError, decode
 from servicekit import db
 from servicekit.kafka import Delivery
+
 from tracker.bootstrap import MIGRATIONS, TOPICS
 from tracker.service import TrackerService
 
@@ -23,7 +23,9 @@ async def read_all(bootstrap: str, topics: list[str]) -> list[Delivery]:
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False, group_id=None)
     await consumer.start()
     try:
-        partitions = [TopicPartition(t, p) for t in topics for p in sorted(consumer.partitions_for_topic(t) or [])]
+        partitions = [
+            TopicPartition(t, p) for t in topics for p in sorted(consumer.partitions_for_topic(t) or [])
+        ]
         consumer.assign(partitions)
         await consumer.seek_to_beginning(*partitions)
         ends = await consumer.end_offsets(partitions)
@@ -37,7 +39,9 @@ async def read_all(bootstrap: str, topics: list[str]) -> list[Delivery]:
                         try:
                             out.append(Delivery(decode(r.topic, r.value), r.topic, r.partition, r.offset))
                         except ContractError as exc:
-                            log.warning("skipped a record that fits no contract", extra={"error": str(exc)[:200]})
+                            log.warning(
+                                "skipped a record that fits no contract", extra={"error": str(exc)[:200]}
+                            )
                 if await consumer.position(tp) >= ends[tp]:
                     remaining.discard(tp)
         return out
@@ -58,7 +62,7 @@ async def replay(database_url: str, bootstrap: str, city: CityIndex, batch: int 
         deliveries.sort(key=lambda d: (d.event.occurred_at, order[d.topic]))
         service = TrackerService(city, pool, emit=False)
         for start in range(0, len(deliveries), batch):
-            await service.handle(deliveries[start:start + batch])
+            await service.handle(deliveries[start : start + batch])
         return len(deliveries)
     finally:
         await pool.close()

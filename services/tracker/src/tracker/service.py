@@ -11,10 +11,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from prometheus_client import Counter, Histogram
-
 from cityconfig import CityIndex
 from contracts import (
+    TOPICS,
     Actor,
     ActorKind,
     CaseCreated,
@@ -25,10 +24,11 @@ from contracts import (
     Event,
     Language,
     RoutingReason,
-    TOPICS,
 )
+from prometheus_client import Counter, Histogram
 from servicekit import outbox
 from servicekit.kafka import Delivery
+
 from tracker.adapters import store
 from tracker.adapters.store import CaseRow, Change
 from tracker.domain.lifecycle import StatusTransitionError, check_transition
@@ -36,14 +36,36 @@ from tracker.domain.lifecycle import StatusTransitionError, check_transition
 log = logging.getLogger(__name__)
 
 NAMESPACE = uuid.UUID("0b7f2c55-3f7e-4d8a-8f0e-5c3b8a9d1e22")
-TIME_BUCKETS = (60, 300, 900, 3600, 4 * 3600, 12 * 3600, 86400, 2 * 86400, 4 * 86400, 7 * 86400, 14 * 86400,
-                30 * 86400, 60 * 86400)
+TIME_BUCKETS = (
+    60,
+    300,
+    900,
+    3600,
+    4 * 3600,
+    12 * 3600,
+    86400,
+    2 * 86400,
+    4 * 86400,
+    7 * 86400,
+    14 * 86400,
+    30 * 86400,
+    60 * 86400,
+)
 
-TRANSITIONS = Counter("cc_tracker_transitions_total", "Status transitions applied", ["from_status", "to_status"])
-FIRST_RESPONSE = Histogram("cc_tracker_time_to_first_response_seconds",
-                           "From creation to the unit's first action", buckets=TIME_BUCKETS)
-TIME_TO_CLOSE = Histogram("cc_tracker_time_to_close_seconds", "From creation to closure", buckets=TIME_BUCKETS)
-OUT_OF_ORDER = Counter("cc_tracker_out_of_order_events_total", "Events parked until their case arrived", ["topic"])
+TRANSITIONS = Counter(
+    "cc_tracker_transitions_total", "Status transitions applied", ["from_status", "to_status"]
+)
+FIRST_RESPONSE = Histogram(
+    "cc_tracker_time_to_first_response_seconds",
+    "From creation to the unit's first action",
+    buckets=TIME_BUCKETS,
+)
+TIME_TO_CLOSE = Histogram(
+    "cc_tracker_time_to_close_seconds", "From creation to closure", buckets=TIME_BUCKETS
+)
+OUT_OF_ORDER = Counter(
+    "cc_tracker_out_of_order_events_total", "Events parked until their case arrived", ["topic"]
+)
 DUPLICATE_EVENTS = Counter("cc_tracker_duplicate_events_total", "Redelivered events ignored", ["topic"])
 
 
@@ -94,8 +116,14 @@ class TrackerService:
         case = await store.get_case(conn, event.case_id, lock=True)
         if case is None:
             OUT_OF_ORDER.labels(event.event_type).inc()
-            await store.park(conn, event.event_id, event.case_id, event.event_type,
-                             event.model_dump(mode="json"), event.occurred_at)
+            await store.park(
+                conn,
+                event.event_id,
+                event.case_id,
+                event.event_type,
+                event.model_dump(mode="json"),
+                event.occurred_at,
+            )
             log.info("event parked until its case arrives", extra={"event_type": event.event_type})
             return
         if isinstance(event, CaseRouted):
@@ -112,41 +140,80 @@ class TrackerService:
             return
         target = CaseStatus.TRIAGE if event.is_triage else CaseStatus.ROUTED
         note = event.reason.triage_reason if event.is_triage else f"Przekazano do: {event.unit_name}"
-        change = Change(event_id=change_id, to_status=target, actor=event.routed_by, occurred_at=event.occurred_at,
-                        public_note=note, unit_id=event.unit_id, district=event.reason.district,
-                        sla_due_at=event.sla_due_at, triage_reason=event.reason.triage_reason, set_routing=True)
+        change = Change(
+            event_id=change_id,
+            to_status=target,
+            actor=event.routed_by,
+            occurred_at=event.occurred_at,
+            public_note=note,
+            unit_id=event.unit_id,
+            district=event.reason.district,
+            sla_due_at=event.sla_due_at,
+            triage_reason=event.reason.triage_reason,
+            set_routing=True,
+        )
         await self._write(conn, case, change)
 
     async def _apply_status_changed(self, conn: Any, case: CaseRow, event: CaseStatusChanged) -> None:
         if await store.history_has(conn, event.event_id):
             return  # our own change coming back, or a replayed one already derived
-        change = Change(event_id=event.event_id, to_status=event.to_status, actor=event.actor,
-                        occurred_at=event.occurred_at, public_note=event.public_note, unit_id=event.unit_id,
-                        duplicate_of=event.duplicate_of)
+        change = Change(
+            event_id=event.event_id,
+            to_status=event.to_status,
+            actor=event.actor,
+            occurred_at=event.occurred_at,
+            public_note=event.public_note,
+            unit_id=event.unit_id,
+            duplicate_of=event.duplicate_of,
+        )
         await self._write(conn, case, change, publish=False)
 
     async def _write(self, conn: Any, case: CaseRow, change: Change, publish: bool = True) -> Outcome:
         sequence = await store.write_change(conn, case, change)
         TRANSITIONS.labels(case.status.value, change.to_status.value).inc()
         created = case.raw["created_at"]
-        if change.actor.kind is ActorKind.UNIT and case.first_response_at is None \
-                and change.to_status in (CaseStatus.IN_PROGRESS, CaseStatus.CLOSED):
+        if (
+            change.actor.kind is ActorKind.UNIT
+            and case.first_response_at is None
+            and change.to_status in (CaseStatus.IN_PROGRESS, CaseStatus.CLOSED)
+        ):
             FIRST_RESPONSE.observe(max(0.0, (change.occurred_at - created).total_seconds()))
         if change.to_status is CaseStatus.CLOSED:
             TIME_TO_CLOSE.observe(max(0.0, (change.occurred_at - created).total_seconds()))
         if publish and self.emit:
-            await outbox.enqueue(conn, [CaseStatusChanged(
-                event_id=change.event_id, case_id=case.case_id, correlation_id=case.correlation_id,
-                occurred_at=change.occurred_at, case_number=case.case_number, from_status=case.status,
-                to_status=change.to_status, actor=change.actor, public_note=change.public_note,
-                unit_id=change.unit_id if change.unit_id is not None else case.unit_id,
-                duplicate_of=change.duplicate_of, sequence=sequence, language=Language(case.language),
-            )])
+            await outbox.enqueue(
+                conn,
+                [
+                    CaseStatusChanged(
+                        event_id=change.event_id,
+                        case_id=case.case_id,
+                        correlation_id=case.correlation_id,
+                        occurred_at=change.occurred_at,
+                        case_number=case.case_number,
+                        from_status=case.status,
+                        to_status=change.to_status,
+                        actor=change.actor,
+                        public_note=change.public_note,
+                        unit_id=change.unit_id if change.unit_id is not None else case.unit_id,
+                        duplicate_of=change.duplicate_of,
+                        sequence=sequence,
+                        language=Language(case.language),
+                    )
+                ],
+            )
         return Outcome(case.case_id, case.case_number, change.to_status, sequence)
 
     # ---- commands ----------------------------------------------------------------------------------
-    async def transition(self, case_id: uuid.UUID, target: CaseStatus, actor: Actor, note: str | None,
-                         *, unit_scope: str | None = None, duplicate_of: uuid.UUID | None = None) -> Outcome:
+    async def transition(
+        self,
+        case_id: uuid.UUID,
+        target: CaseStatus,
+        actor: Actor,
+        note: str | None,
+        *,
+        unit_scope: str | None = None,
+        duplicate_of: uuid.UUID | None = None,
+    ) -> Outcome:
         """A unit's, consultant's or resident's change. unit_scope: the unit the caller acts for."""
         async with self.pool.acquire() as conn, conn.transaction():
             case = await store.get_case(conn, case_id, lock=True)
@@ -160,8 +227,14 @@ class TrackerService:
                 other = await store.get_case(conn, duplicate_of)
                 if other is None or other.case_id == case.case_id:
                     raise StatusTransitionError("duplicate_of must be another existing case")
-            change = Change(event_id=uuid.uuid4(), to_status=target, actor=actor, occurred_at=now,
-                            public_note=note, duplicate_of=duplicate_of)
+            change = Change(
+                event_id=uuid.uuid4(),
+                to_status=target,
+                actor=actor,
+                occurred_at=now,
+                public_note=note,
+                duplicate_of=duplicate_of,
+            )
             return await self._write(conn, case, change)
 
     async def add_note(self, case_id: uuid.UUID, actor: Actor, note: str) -> Outcome:
@@ -171,8 +244,13 @@ class TrackerService:
                 raise NotFoundError(f"case {case_id} not found")
             if case.status is CaseStatus.DUPLICATE:
                 raise StatusTransitionError("a merged case takes no notes; add it to the surviving case")
-            change = Change(event_id=uuid.uuid4(), to_status=case.status, actor=actor,
-                            occurred_at=datetime.now(UTC), public_note=note)
+            change = Change(
+                event_id=uuid.uuid4(),
+                to_status=case.status,
+                actor=actor,
+                occurred_at=datetime.now(UTC),
+                public_note=note,
+            )
             return await self._write(conn, case, change)
 
     async def assign(self, case_id: uuid.UUID, unit_id: str, actor: Actor, note: str | None) -> Outcome:
@@ -190,16 +268,28 @@ class TrackerService:
             leaf = self.city.leaf(leaf_code) if leaf_code else None
             due = now + leaf.sla if leaf else None
             routed = CaseRouted(
-                case_id=case.case_id, correlation_id=case.correlation_id, occurred_at=now, unit_id=unit_id,
-                unit_name=unit.name.pl, sla_due_at=due, routed_by=actor,
+                case_id=case.case_id,
+                correlation_id=case.correlation_id,
+                occurred_at=now,
+                unit_id=unit_id,
+                unit_name=unit.name.pl,
+                sla_due_at=due,
+                routed_by=actor,
                 reason=RoutingReason(rule="consultant", district=case.raw["district"]),
                 case=_details(case),
             )
             await store.claim_events(conn, [routed.event_id])
-            change = Change(event_id=uuid.uuid5(NAMESPACE, f"status-of-routed:{routed.event_id}"),
-                            to_status=CaseStatus.ROUTED, actor=actor, occurred_at=now,
-                            public_note=note or f"Przekazano do: {unit.name.pl}", unit_id=unit_id,
-                            district=case.raw["district"], sla_due_at=due, set_routing=True)
+            change = Change(
+                event_id=uuid.uuid5(NAMESPACE, f"status-of-routed:{routed.event_id}"),
+                to_status=CaseStatus.ROUTED,
+                actor=actor,
+                occurred_at=now,
+                public_note=note or f"Przekazano do: {unit.name.pl}",
+                unit_id=unit_id,
+                district=case.raw["district"],
+                sla_due_at=due,
+                set_routing=True,
+            )
             outcome = await self._write(conn, case, change)
             if self.emit:
                 await outbox.enqueue(conn, [routed])
@@ -208,10 +298,15 @@ class TrackerService:
     async def dispute(self, case_number: str, secret: str, reason: str) -> Outcome:
         async with self.pool.acquire() as conn:
             case = await store.get_case_by_number(conn, case_number)
-        if case is None or not case.secret_hash or \
-                not hmac.compare_digest(case.secret_hash, hash_secret(secret)):
+        if (
+            case is None
+            or not case.secret_hash
+            or not hmac.compare_digest(case.secret_hash, hash_secret(secret))
+        ):
             raise ForbiddenError("case number and secret do not match")
-        return await self.transition(case.case_id, CaseStatus.REOPENED, Actor(kind=ActorKind.RESIDENT), reason)
+        return await self.transition(
+            case.case_id, CaseStatus.REOPENED, Actor(kind=ActorKind.RESIDENT), reason
+        )
 
 
 def _leaf_code(category: dict[str, Any] | None) -> str | None:
@@ -222,8 +317,16 @@ def _leaf_code(category: dict[str, Any] | None) -> str | None:
 
 def _details(case: CaseRow) -> CaseDetails:
     raw = case.raw
-    return CaseDetails.model_validate({
-        "case_number": raw["case_number"], "kind": raw["kind"], "category": raw["category"],
-        "description": raw["description"], "location": raw["location"], "photos": raw["photos"],
-        "channel": raw["channel"], "language": raw["language"], "received_at": raw["created_at"],
-    })
+    return CaseDetails.model_validate(
+        {
+            "case_number": raw["case_number"],
+            "kind": raw["kind"],
+            "category": raw["category"],
+            "description": raw["description"],
+            "location": raw["location"],
+            "photos": raw["photos"],
+            "channel": raw["channel"],
+            "language": raw["language"],
+            "received_at": raw["created_at"],
+        }
+    )

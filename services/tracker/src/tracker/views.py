@@ -6,10 +6,10 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from pydantic import BaseModel, Field
-
 from cityconfig import CityIndex
 from contracts import CaseStatus
+from pydantic import BaseModel, Field
+
 from tracker.adapters import store
 from tracker.domain.lifecycle import label
 
@@ -81,7 +81,9 @@ def _category(city: CityIndex, category: dict[str, Any] | None) -> list[Labelled
         if not code:
             continue
         leaf = city.leaf(code)
-        out.append(Labelled(code=code, names=leaf.name.model_dump(exclude_none=True) if leaf else {"pl": code}))
+        out.append(
+            Labelled(code=code, names=leaf.name.model_dump(exclude_none=True) if leaf else {"pl": code})
+        )
     return out
 
 
@@ -89,16 +91,37 @@ def present(city: CityIndex, raw: dict[str, Any], history: list[dict[str, Any]] 
     status = CaseStatus(raw["status"])
     loc = raw["location"]
     return PublicCase(
-        case_id=raw["case_id"], case_number=raw["case_number"], kind=raw["kind"],
-        category=_category(city, raw["category"]), description=raw["description"],
-        location=PublicLocation(**{k: loc.get(k) for k in ("lat", "lon", "address", "district")}) if loc else None,
-        photos=list(raw["photos"] or []), channel=raw["channel"], status=status.value, status_label=label(status),
-        unit=_unit(city, raw["unit_id"]), district=raw["district"], created_at=raw["created_at"],
-        updated_at=raw["updated_at"], sla_due_at=raw["sla_due_at"], overdue=raw["overdue"],
+        case_id=raw["case_id"],
+        case_number=raw["case_number"],
+        kind=raw["kind"],
+        category=_category(city, raw["category"]),
+        description=raw["description"],
+        location=PublicLocation(**{k: loc.get(k) for k in ("lat", "lon", "address", "district")})
+        if loc
+        else None,
+        photos=list(raw["photos"] or []),
+        channel=raw["channel"],
+        status=status.value,
+        status_label=label(status),
+        unit=_unit(city, raw["unit_id"]),
+        district=raw["district"],
+        created_at=raw["created_at"],
+        updated_at=raw["updated_at"],
+        sla_due_at=raw["sla_due_at"],
+        overdue=raw["overdue"],
         duplicate_of=raw["duplicate_of"],
-        history=[HistoryEntry(sequence=h["sequence"], status=h["status"], status_label=label(CaseStatus(h["status"])),
-                              actor=h["actor_kind"], unit=_unit(city, h["unit_id"]), note=h["public_note"],
-                              at=h["occurred_at"]) for h in (history or [])],
+        history=[
+            HistoryEntry(
+                sequence=h["sequence"],
+                status=h["status"],
+                status_label=label(CaseStatus(h["status"])),
+                actor=h["actor_kind"],
+                unit=_unit(city, h["unit_id"]),
+                note=h["public_note"],
+                at=h["occurred_at"],
+            )
+            for h in (history or [])
+        ],
     )
 
 
@@ -116,11 +139,23 @@ async def case_view_by_number(conn: Any, city: CityIndex, number: str) -> Public
     return present(city, row.raw, await store.history(conn, row.case_id))
 
 
-async def list_cases(conn: Any, city: CityIndex, *, page: int, page_size: int, status: list[str] | None = None,
-                     category: str | None = None, district: str | None = None, unit: str | None = None,
-                     created_from: datetime | None = None, created_to: datetime | None = None,
-                     updated_after: datetime | None = None, updated_before: datetime | None = None,
-                     case_numbers: list[str] | None = None, with_history: bool = False) -> CaseList:
+async def list_cases(
+    conn: Any,
+    city: CityIndex,
+    *,
+    page: int,
+    page_size: int,
+    status: list[str] | None = None,
+    category: str | None = None,
+    district: str | None = None,
+    unit: str | None = None,
+    created_from: datetime | None = None,
+    created_to: datetime | None = None,
+    updated_after: datetime | None = None,
+    updated_before: datetime | None = None,
+    case_numbers: list[str] | None = None,
+    with_history: bool = False,
+) -> CaseList:
     where: list[str] = []
     args: list[Any] = []
 
@@ -148,11 +183,13 @@ async def list_cases(conn: Any, city: CityIndex, *, page: int, page_size: int, s
     if case_numbers:
         add("case_number = ANY({}::text[])", case_numbers)
     clause = f"WHERE {' AND '.join(where)}" if where else ""
-    total = await conn.fetchval(f"SELECT count(*) FROM cases {clause}", *args)  # noqa: S608 - placeholders only
+    total = await conn.fetchval(f"SELECT count(*) FROM cases {clause}", *args)
     args_page = [*args, page_size, (page - 1) * page_size]
     rows = await conn.fetch(
-        f"SELECT {store.CASE_COLUMNS} FROM cases {clause} ORDER BY created_at DESC, case_id "  # noqa: S608
-        f"LIMIT ${len(args) + 1} OFFSET ${len(args) + 2}", *args_page)
+        f"SELECT {store.CASE_COLUMNS} FROM cases {clause} ORDER BY created_at DESC, case_id "
+        f"LIMIT ${len(args) + 1} OFFSET ${len(args) + 2}",
+        *args_page,
+    )
     items = []
     for r in rows:
         hist = await store.history(conn, r["case_id"]) if with_history else None

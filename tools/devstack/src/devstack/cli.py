@@ -15,21 +15,31 @@ def up(cfg: StackConfig) -> None:
     postgres.start(cfg)
     smtp.start(cfg)
     kafka.start(cfg)
-    print(f"devstack: up — Kafka {cfg.kafka_bootstrap}, PostgreSQL 127.0.0.1:{cfg.pg_port}, "
-          f"SMTP 127.0.0.1:{cfg.smtp_port}", flush=True)
+    print(
+        f"devstack: up — Kafka {cfg.kafka_bootstrap}, PostgreSQL 127.0.0.1:{cfg.pg_port}, "
+        f"SMTP 127.0.0.1:{cfg.smtp_port}",
+        flush=True,
+    )
 
 
 def down(cfg: StackConfig) -> None:
     from devstack import services
 
     services.stop_all(cfg)
-    stopped = [name for name, fn in (("kafka", kafka.stop), ("mailbox", smtp.stop), ("postgres", postgres.stop))
-               if fn(cfg)]
+    stopped = [
+        name
+        for name, fn in (("kafka", kafka.stop), ("mailbox", smtp.stop), ("postgres", postgres.stop))
+        if fn(cfg)
+    ]
     print(f"devstack: down ({', '.join(stopped) or 'nothing was running'})", flush=True)
 
 
 def status(cfg: StackConfig) -> int:
-    states = {"kafka": kafka.is_running(cfg), "postgres": postgres.is_running(cfg), "mailbox": smtp.is_running(cfg)}
+    states = {
+        "kafka": kafka.is_running(cfg),
+        "postgres": postgres.is_running(cfg),
+        "mailbox": smtp.is_running(cfg),
+    }
     for name, running in states.items():
         print(f"{name:10s} {'running' if running else 'stopped'}")
     return 0 if all(states.values()) else 1
@@ -42,6 +52,7 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("down", help="stop everything the stack started")
     sub.add_parser("status", help="what is running")
     sub.add_parser("env", help="print the environment variables that point at the stack")
+    sub.add_parser("tools", help="install what the tests need besides the stack (promtool)")
     run_p = sub.add_parser("run", help="start the stack and all services; Ctrl-C stops everything")
     run_p.add_argument("--no-prometheus", action="store_true")
     args = parser.parse_args(argv)
@@ -56,10 +67,16 @@ def main(argv: list[str] | None = None) -> int:
         elif args.command == "env":
             for key, value in cfg.env().items():
                 print(f"export {key}={value}")
+        elif args.command == "tools":
+            from devstack import prometheus
+
+            if prometheus.binary("promtool") is None:
+                print("devstack: promtool is missing (apt-get install prometheus)", file=sys.stderr)
+                return 1
         elif args.command == "run":
             from devstack import services
 
-            return services.run_all(cfg, prometheus=not args.no_prometheus)
+            return services.run_all(cfg, prometheus_on=not args.no_prometheus)
     except StackError as exc:
         print(f"devstack: error: {exc}", file=sys.stderr)
         return 1

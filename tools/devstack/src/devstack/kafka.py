@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import shutil
 import time
 import uuid
@@ -72,21 +73,40 @@ def ensure_jars(cfg: StackConfig) -> Path:
         return libs
     for tool in ("java", "mvn"):
         if shutil.which(tool) is None:
-            raise StackError(f"{tool} is not installed; Kafka needs Java 17+ and Maven (apt-get install default-jdk maven)")
+            raise StackError(
+                f"{tool} is not installed; Kafka needs Java 17+ and Maven (apt-get install default-jdk maven)"
+            )
     print(f"devstack: fetching Kafka jars from Maven Central into {libs} …", flush=True)
     if libs.exists():
         shutil.rmtree(libs)
-    run(["mvn", "-q", "-B", "-f", str(pom), "dependency:copy-dependencies",
-         f"-DoutputDirectory={libs}", "-DincludeScope=runtime"])
+    run(
+        [
+            "mvn",
+            "-q",
+            "-B",
+            "-f",
+            str(pom),
+            "dependency:copy-dependencies",
+            f"-DoutputDirectory={libs}",
+            "-DincludeScope=runtime",
+        ]
+    )
     marker.write_text(pom.read_text())
     return libs
 
 
 def _java_cmd(cfg: StackConfig, libs: Path, main: str, *args: str) -> list[str]:
     return [
-        "java", "-Xms256m", "-Xmx768m", "-XX:+UseG1GC", "-Djava.awt.headless=true",
+        "java",
+        "-Xms256m",
+        "-Xmx768m",
+        "-XX:+UseG1GC",
+        "-Djava.awt.headless=true",
         f"-Dlog4j2.configurationFile={_dir(cfg) / 'log4j2.xml'}",
-        "-cp", f"{libs}/*", main, *args,
+        "-cp",
+        f"{libs}/*",
+        main,
+        *args,
     ]
 
 
@@ -94,14 +114,26 @@ def _configure(cfg: StackConfig, libs: Path) -> Path:
     kdir = _dir(cfg)
     data = kdir / "data"
     props = kdir / "server.properties"
-    props.write_text(SERVER_PROPERTIES.format(
-        port=cfg.kafka_port, controller_port=cfg.kafka_controller_port, data=data))
+    props.write_text(
+        SERVER_PROPERTIES.format(port=cfg.kafka_port, controller_port=cfg.kafka_controller_port, data=data)
+    )
     (kdir / "log4j2.xml").write_text(LOG4J2)
     if not (data / "meta.properties").exists():
         data.mkdir(parents=True, exist_ok=True)
         cluster_id = _cluster_id()
-        run(_java_cmd(cfg, libs, "kafka.tools.StorageTool", "format", "--standalone",
-                      "-t", cluster_id, "-c", str(props)))
+        run(
+            _java_cmd(
+                cfg,
+                libs,
+                "kafka.tools.StorageTool",
+                "format",
+                "--standalone",
+                "-t",
+                cluster_id,
+                "-c",
+                str(props),
+            )
+        )
     return props
 
 
@@ -134,7 +166,6 @@ async def ensure_topics(bootstrap: str, timeout: float = 60.0) -> None:
     """Create every topic of the contracts (and its dead-letter topic); ready means metadata answers."""
     from aiokafka.admin import AIOKafkaAdminClient, NewTopic
     from aiokafka.errors import KafkaError, TopicAlreadyExistsError
-
     from contracts.topics import all_topic_names
 
     deadline = time.monotonic() + timeout
@@ -144,13 +175,14 @@ async def ensure_topics(bootstrap: str, timeout: float = 60.0) -> None:
         try:
             await admin.start()
             existing = set(await admin.list_topics())
-            missing = [NewTopic(name, partitions, 1) for name, partitions in all_topic_names()
-                       if name not in existing]
+            missing = [
+                NewTopic(name, partitions, 1)
+                for name, partitions in all_topic_names()
+                if name not in existing
+            ]
             if missing:
-                try:
+                with contextlib.suppress(TopicAlreadyExistsError):
                     await admin.create_topics(missing)
-                except TopicAlreadyExistsError:
-                    pass
             return
         except (KafkaError, OSError) as exc:
             last = exc

@@ -69,8 +69,14 @@ def read_messages(directory: Path) -> list[dict[str, Any]]:
         return out
     for path in sorted(directory.glob("*.eml")):
         msg = BytesParser(policy=policy.default).parsebytes(path.read_bytes())
-        out.append({"path": path, "message": msg, "to": str(msg["X-Mailbox-Rcpt-To"] or ""),
-                    "subject": str(msg["Subject"] or "")})
+        out.append(
+            {
+                "path": path,
+                "message": msg,
+                "to": str(msg["X-Mailbox-Rcpt-To"] or ""),
+                "subject": str(msg["Subject"] or ""),
+            }
+        )
     return out
 
 

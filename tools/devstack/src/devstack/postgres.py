@@ -17,8 +17,10 @@ _SYSTEM_USER = "postgres"
 
 
 def _bin_dir() -> Path:
-    candidates = sorted(Path("/usr/lib/postgresql").glob("*/bin/pg_ctl"),
-                        key=lambda p: int(p.parent.parent.name) if p.parent.parent.name.isdigit() else 0)
+    candidates = sorted(
+        Path("/usr/lib/postgresql").glob("*/bin/pg_ctl"),
+        key=lambda p: int(p.parent.parent.name) if p.parent.parent.name.isdigit() else 0,
+    )
     if candidates:
         return candidates[-1].parent
     found = shutil.which("pg_ctl")
@@ -40,7 +42,9 @@ def _as_owner() -> list[str]:
     try:
         pwd.getpwnam(_SYSTEM_USER)
     except KeyError as exc:
-        raise StackError("running as root needs the 'postgres' system user (apt-get install postgresql)") from exc
+        raise StackError(
+            "running as root needs the 'postgres' system user (apt-get install postgresql)"
+        ) from exc
     return ["runuser", "-u", _SYSTEM_USER, "--"]
 
 
@@ -58,7 +62,7 @@ def data_root(cfg: StackConfig) -> Path:
     if _owner_can_use(cfg.local):
         return preferred
     digest = hashlib.sha256(str(cfg.root).encode()).hexdigest()[:12]
-    return Path("/var/tmp") / f"cc-pg-{digest}"
+    return Path("/var/tmp") / f"cc-pg-{digest}"  # noqa: S108 - a stable, named folder for the cluster
 
 
 def _paths(cfg: StackConfig) -> tuple[Path, Path, Path]:
@@ -87,17 +91,45 @@ def start(cfg: StackConfig) -> None:
         data.mkdir(parents=True, exist_ok=True)
         _chown(data)
         print(f"devstack: initdb {data}", flush=True)
-        run([*_as_owner(), str(bindir / "initdb"), "-D", str(data), "-U", "postgres",
-             "--auth=trust", "--encoding=UTF8", "--locale=C.UTF-8"])
+        run(
+            [
+                *_as_owner(),
+                str(bindir / "initdb"),
+                "-D",
+                str(data),
+                "-U",
+                "postgres",
+                "--auth=trust",
+                "--encoding=UTF8",
+                "--locale=C.UTF-8",
+            ]
+        )
     if not is_running(cfg):
         pg_log = data.parent / "postgres.log"
         print(f"devstack: starting PostgreSQL on 127.0.0.1:{cfg.pg_port} (log {pg_log})", flush=True)
-        opts = (f"-p {cfg.pg_port} -k {sock} -c listen_addresses=127.0.0.1 -c max_connections=300 "
-                "-c fsync=on -c shared_buffers=128MB")
+        opts = (
+            f"-p {cfg.pg_port} -k {sock} -c listen_addresses=127.0.0.1 -c max_connections=300 "
+            "-c fsync=on -c shared_buffers=128MB"
+        )
         result = subprocess.run(
-            [*_as_owner(), str(bindir / "pg_ctl"), "-D", str(data), "-l", str(pg_log), "-o", opts,
-             "-w", "-t", "60", "start"],
-            capture_output=True, text=True, check=False)
+            [
+                *_as_owner(),
+                str(bindir / "pg_ctl"),
+                "-D",
+                str(data),
+                "-l",
+                str(pg_log),
+                "-o",
+                opts,
+                "-w",
+                "-t",
+                "60",
+                "start",
+            ],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
         if result.returncode != 0:
             raise StackError(f"PostgreSQL did not start:\n{result.stdout}{result.stderr}\n{tail(pg_log)}")
         if log.is_symlink() or log.exists():
@@ -111,8 +143,11 @@ def stop(cfg: StackConfig) -> bool:
     if not (data / "postmaster.pid").exists():
         return False
     bindir = _bin_dir()
-    subprocess.run([*_as_owner(), str(bindir / "pg_ctl"), "-D", str(data), "-m", "fast", "-w", "stop"],
-                   capture_output=True, check=False)
+    subprocess.run(
+        [*_as_owner(), str(bindir / "pg_ctl"), "-D", str(data), "-m", "fast", "-w", "stop"],
+        capture_output=True,
+        check=False,
+    )
     return True
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
@@ -82,10 +83,8 @@ def stop_pid(pid: int, timeout: float = 20.0, sig: int = signal.SIGTERM) -> None
 
 
 def _reap(pid: int) -> None:
-    try:
+    with contextlib.suppress(ChildProcessError):
         os.waitpid(pid, os.WNOHANG)
-    except ChildProcessError:
-        pass
 
 
 def stop_pidfile(pidfile: Path, timeout: float = 20.0) -> bool:
@@ -102,7 +101,9 @@ def port_open(port: int, host: str = "127.0.0.1") -> bool:
         return sock.connect_ex((host, port)) == 0
 
 
-def wait_port(port: int, timeout: float, what: str, alive: Path | None = None, log: Path | None = None) -> None:
+def wait_port(
+    port: int, timeout: float, what: str, alive: Path | None = None, log: Path | None = None
+) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if port_open(port):

@@ -22,8 +22,20 @@ def start(cfg: StackConfig) -> None:
         return
     log = cfg.log_dir / "mailbox.log"
     print(f"devstack: starting SMTP mailbox on 127.0.0.1:{cfg.smtp_port} → {cfg.mailbox_dir}", flush=True)
-    spawn("mailbox", [sys.executable, "-m", "devstack.mailbox", "--dir", str(cfg.mailbox_dir),
-                      "--port", str(cfg.smtp_port)], _pidfile(cfg), log)
+    spawn(
+        "mailbox",
+        [
+            sys.executable,
+            "-m",
+            "devstack.mailbox",
+            "--dir",
+            str(cfg.mailbox_dir),
+            "--port",
+            str(cfg.smtp_port),
+        ],
+        _pidfile(cfg),
+        log,
+    )
     wait_port(cfg.smtp_port, 30, "SMTP mailbox", alive=_pidfile(cfg), log=log)
 
 

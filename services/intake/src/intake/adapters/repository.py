@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
 
 import asyncpg
-
 from contracts import CaseCreated
 from servicekit import outbox
 
@@ -30,23 +30,24 @@ async def next_case_sequence(conn: Any, year: int) -> int:
         return int(await conn.fetchval("SELECT nextval($1::regclass)", name))
     except asyncpg.UndefinedTableError:
         pass
-    async with conn.transaction():
-        try:
-            await conn.execute(f"CREATE SEQUENCE IF NOT EXISTS {name} START 1")
-        except (asyncpg.UniqueViolationError, asyncpg.DuplicateTableError):
-            pass  # another instance created it at the same moment
+    # another instance may create it at the same moment
+    with contextlib.suppress(asyncpg.UniqueViolationError, asyncpg.DuplicateTableError):
+        await conn.execute(f"CREATE SEQUENCE IF NOT EXISTS {name} START 1")
     return int(await conn.fetchval("SELECT nextval($1::regclass)", name))
 
 
 async def find_idempotent(conn: Any, key: str) -> StoredAnswer | None:
-    row = await conn.fetchrow("SELECT case_id, response, request_hash FROM idempotency_keys WHERE key = $1", key)
+    row = await conn.fetchrow(
+        "SELECT case_id, response, request_hash FROM idempotency_keys WHERE key = $1", key
+    )
     if row is None:
         return None
     return StoredAnswer(row["case_id"], row["response"], row["request_hash"])
 
 
-async def store_case(conn: Any, event: CaseCreated, response: dict[str, Any],
-                     idempotency: tuple[str, str] | None) -> StoredAnswer | None:
+async def store_case(
+    conn: Any, event: CaseCreated, response: dict[str, Any], idempotency: tuple[str, str] | None
+) -> StoredAnswer | None:
     """Insert case + outbox (+ idempotency key) atomically. When the key already exists, nothing is
     written and the earlier answer is returned instead."""
     async with conn.transaction():
@@ -58,14 +59,22 @@ async def store_case(conn: Any, event: CaseCreated, response: dict[str, Any],
         await conn.execute(
             "INSERT INTO cases(case_id, case_number, received_at, channel, kind, correlation_id, payload) "
             "VALUES ($1, $2, $3, $4, $5, $6, $7)",
-            event.case_id, case.case_number, case.received_at, case.channel.value, case.kind.value,
-            event.correlation_id, case.model_dump(mode="json"),
+            event.case_id,
+            case.case_number,
+            case.received_at,
+            case.channel.value,
+            case.kind.value,
+            event.correlation_id,
+            case.model_dump(mode="json"),
         )
         if idempotency is not None:
             claimed = await conn.fetchval(
                 "INSERT INTO idempotency_keys(key, request_hash, case_id, response) VALUES ($1, $2, $3, $4) "
                 "ON CONFLICT (key) DO NOTHING RETURNING 1",
-                idempotency[0], idempotency[1], event.case_id, response,
+                idempotency[0],
+                idempotency[1],
+                event.case_id,
+                response,
             )
             if claimed is None:
                 raise LostRace
@@ -73,5 +82,5 @@ async def store_case(conn: Any, event: CaseCreated, response: dict[str, Any],
     return None
 
 
-class LostRace(Exception):  # noqa: N818
+class LostRace(Exception):
     """Another request with the same Idempotency-Key committed first; the caller reads its answer."""

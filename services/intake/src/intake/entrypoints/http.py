@@ -9,26 +9,34 @@ from datetime import UTC, datetime
 from typing import Annotated, Any
 from uuid import uuid4
 
+from contracts import CaseCreated, CaseKind
 from fastapi import APIRouter, Depends, Header, Request
 from fastapi.responses import JSONResponse
 from prometheus_client import Counter
 from pydantic import BaseModel, Field
-
-from contracts import CaseCreated, CaseKind
-from intake.adapters import repository
-from intake.domain.emergency import detect_emergency
-from intake.domain.submission import CaseSubmission, build_case, check_submission, format_case_number, problem_fields
-from intake.service import IntakeContext
 from servicekit.logs import log_context
 from servicekit.problems import ProblemError
+
+from intake.adapters import repository
+from intake.domain.emergency import detect_emergency
+from intake.domain.submission import (
+    CaseSubmission,
+    build_case,
+    check_submission,
+    format_case_number,
+    problem_fields,
+)
+from intake.service import IntakeContext
 
 log = logging.getLogger(__name__)
 
 ACCEPTED = Counter("cc_intake_cases_accepted_total", "Cases accepted", ["channel", "kind"])
-EMERGENCIES = Counter("cc_intake_emergencies_refused_total", "Submissions refused as emergencies (112)",
-                      ["channel", "rule"])
-OVERRIDES = Counter("cc_intake_emergency_overrides_total", "Emergency refusals overridden by a consultant",
-                    ["rule"])
+EMERGENCIES = Counter(
+    "cc_intake_emergencies_refused_total", "Submissions refused as emergencies (112)", ["channel", "rule"]
+)
+OVERRIDES = Counter(
+    "cc_intake_emergency_overrides_total", "Emergency refusals overridden by a consultant", ["rule"]
+)
 INVALID = Counter("cc_intake_validation_failures_total", "Submissions refused as invalid", ["reason"])
 
 EMERGENCY_MESSAGE = {
@@ -44,9 +52,12 @@ async def require_json(request: Request) -> None:
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if content_type != "application/json" and not content_type.endswith("+json"):
         INVALID.labels("content_type").inc()
-        raise ProblemError(415, "Unsupported media type",
-                           f"Send the case as application/json (got {content_type or 'nothing'}).",
-                           "unsupported-media-type")
+        raise ProblemError(
+            415,
+            "Unsupported media type",
+            f"Send the case as application/json (got {content_type or 'nothing'}).",
+            "unsupported-media-type",
+        )
 
 
 class CaseAccepted(BaseModel):
@@ -64,7 +75,10 @@ def _ctx(request: Request) -> IntakeContext:
 
 
 @router.post(
-    "/cases", status_code=201, response_model=CaseAccepted, dependencies=[Depends(require_json)],
+    "/cases",
+    status_code=201,
+    response_model=CaseAccepted,
+    dependencies=[Depends(require_json)],
     summary="Submit a case (intervention, proposal or information request)",
     responses={
         409: {"description": "Idempotency-Key reused with a different body"},
@@ -85,28 +99,45 @@ async def submit_case(
         return await accept(ctx, submission, idempotency_key, correlation_id)
 
 
-async def accept(ctx: IntakeContext, submission: CaseSubmission, idempotency_key: str | None,
-                 correlation_id: str) -> JSONResponse:
+async def accept(
+    ctx: IntakeContext, submission: CaseSubmission, idempotency_key: str | None, correlation_id: str
+) -> JSONResponse:
     """Validate, refuse emergencies, number, store with its outbox record; 201 only after the commit."""
     problems = check_submission(submission, ctx.city)
     if problems:
         for p in problems:
             INVALID.labels(p.reason).inc()
-        raise ProblemError(422, "Invalid request", "Invalid fields: " + ", ".join(p.field for p in problems),
-                           "validation", errors=problem_fields(problems))
-    emergency = detect_emergency(submission.description, submission.location.address if submission.location else None)
+        raise ProblemError(
+            422,
+            "Invalid request",
+            "Invalid fields: " + ", ".join(p.field for p in problems),
+            "validation",
+            errors=problem_fields(problems),
+        )
+    emergency = detect_emergency(
+        submission.description, submission.location.address if submission.location else None
+    )
     if emergency is not None:
         if submission.emergency_override:
             OVERRIDES.labels(emergency.rule).inc()
-            log.warning("emergency check overridden by consultant",
-                        extra={"rule": emergency.rule, "consultant_id": submission.consultant_id})
+            log.warning(
+                "emergency check overridden by consultant",
+                extra={"rule": emergency.rule, "consultant_id": submission.consultant_id},
+            )
         else:
             EMERGENCIES.labels(submission.channel.value, emergency.rule).inc()
-            log.warning("emergency refused: caller told to dial 112",
-                        extra={"rule": emergency.rule, "channel": submission.channel.value})
+            log.warning(
+                "emergency refused: caller told to dial 112",
+                extra={"rule": emergency.rule, "channel": submission.channel.value},
+            )
             raise ProblemError(
-                422, "Emergency: call 112", EMERGENCY_MESSAGE[submission.language.value], "emergency",
-                call="112", rule=emergency.rule, messages=EMERGENCY_MESSAGE,
+                422,
+                "Emergency: call 112",
+                EMERGENCY_MESSAGE[submission.language.value],
+                "emergency",
+                call="112",
+                rule=emergency.rule,
+                messages=EMERGENCY_MESSAGE,
             )
     fingerprint = submission.fingerprint()
     idem = (idempotency_key, fingerprint) if idempotency_key else None
@@ -120,12 +151,23 @@ async def accept(ctx: IntakeContext, submission: CaseSubmission, idempotency_key
         case_number = format_case_number(sequence, received_at.astimezone(ctx.timezone).year)
         case_id = uuid4()
         secret = secrets.token_urlsafe(24)
-        case = build_case(submission, ctx.city, case_id, case_number, received_at,
-                          hashlib.sha256(secret.encode()).hexdigest())
-        event = CaseCreated(case_id=case_id, correlation_id=correlation_id, occurred_at=received_at, case=case)
+        case = build_case(
+            submission,
+            ctx.city,
+            case_id,
+            case_number,
+            received_at,
+            hashlib.sha256(secret.encode()).hexdigest(),
+        )
+        event = CaseCreated(
+            case_id=case_id, correlation_id=correlation_id, occurred_at=received_at, case=case
+        )
         body: dict[str, Any] = {
-            "case_id": str(case_id), "case_number": case_number, "status": "new",
-            "received_at": received_at.isoformat(), "status_url": ctx.status_url(str(case_id), case_number),
+            "case_id": str(case_id),
+            "case_number": case_number,
+            "status": "new",
+            "received_at": received_at.isoformat(),
+            "status_url": ctx.status_url(str(case_id), case_number),
             "secret": secret,
         }
         try:
@@ -138,18 +180,31 @@ async def accept(ctx: IntakeContext, submission: CaseSubmission, idempotency_key
     ctx.relay.notify()
     ACCEPTED.labels(submission.channel.value, submission.kind.value).inc()
     with log_context(case_id=case_id):
-        log.info("case accepted", extra={"case_number": case_number, "channel": submission.channel.value,
-                                         "kind": submission.kind.value})
+        log.info(
+            "case accepted",
+            extra={
+                "case_number": case_number,
+                "channel": submission.channel.value,
+                "kind": submission.kind.value,
+            },
+        )
     return JSONResponse(body, status_code=201, headers={"Location": body["status_url"]})
 
 
 def _replay(earlier: repository.StoredAnswer, fingerprint: str) -> JSONResponse:
     if earlier.request_hash != fingerprint:
         INVALID.labels("idempotency_conflict").inc()
-        raise ProblemError(409, "Idempotency-Key reused", "This Idempotency-Key was used with a different body.",
-                           "idempotency-conflict")
-    return JSONResponse(earlier.response, status_code=201,
-                        headers={"Idempotent-Replayed": "true", "Location": earlier.response["status_url"]})
+        raise ProblemError(
+            409,
+            "Idempotency-Key reused",
+            "This Idempotency-Key was used with a different body.",
+            "idempotency-conflict",
+        )
+    return JSONResponse(
+        earlier.response,
+        status_code=201,
+        headers={"Idempotent-Replayed": "true", "Location": earlier.response["status_url"]},
+    )
 
 
 @router.get("/categories", summary="The catalogue a channel needs to build its form")
@@ -167,13 +222,33 @@ async def categories(request: Request) -> dict[str, Any]:
             for ev in sub.events:
                 ev_leaf = ctx.city.leaf(ev.code)
                 assert ev_leaf is not None
-                events.append({"code": ev.code, "names": ev.name.model_dump(), "requires": ev_leaf.requires,
-                               "sla_hours": int(ev_leaf.sla.total_seconds() // 3600)})
-            subs.append({"code": sub.code, "names": sub.name.model_dump(), "requires": sub_leaf.requires,
-                         "sla_hours": int(sub_leaf.sla.total_seconds() // 3600), "events": events})
-        cats.append({"code": cat.code, "names": cat.name.model_dump(), "kinds": [k.value for k in cat.kinds],
-                     "requires": leaf.requires, "sla_hours": int(leaf.sla.total_seconds() // 3600),
-                     "subcategories": subs})
+                events.append(
+                    {
+                        "code": ev.code,
+                        "names": ev.name.model_dump(),
+                        "requires": ev_leaf.requires,
+                        "sla_hours": int(ev_leaf.sla.total_seconds() // 3600),
+                    }
+                )
+            subs.append(
+                {
+                    "code": sub.code,
+                    "names": sub.name.model_dump(),
+                    "requires": sub_leaf.requires,
+                    "sla_hours": int(sub_leaf.sla.total_seconds() // 3600),
+                    "events": events,
+                }
+            )
+        cats.append(
+            {
+                "code": cat.code,
+                "names": cat.name.model_dump(),
+                "kinds": [k.value for k in cat.kinds],
+                "requires": leaf.requires,
+                "sla_hours": int(leaf.sla.total_seconds() // 3600),
+                "subcategories": subs,
+            }
+        )
     return {
         "kinds": [
             {"code": CaseKind.INTERVENTION.value, "category_required": True, "location_required": True},

@@ -37,11 +37,21 @@ async def add(conn: Any, items: list[NewDelivery]) -> int:
         " $7::text[], $8::text[], $9::text[], $10::timestamptz[], $11::uuid[], $12::uuid[], $13::smallint[], "
         " $14::text[]) "
         "ON CONFLICT (dedupe_key) DO NOTHING RETURNING id",
-        [i.dedupe_key for i in items], [i.channel for i in items], [i.recipient for i in items],
-        [i.template for i in items], [i.language for i in items], [i.subject for i in items],
-        [i.body_text for i in items], [i.body_html for i in items], [i.message_id for i in items],
-        [i.event_time for i in items], [i.case_id for i in items], [i.alert_id for i in items],
-        [i.priority for i in items], [i.unsubscribe_url for i in items])
+        [i.dedupe_key for i in items],
+        [i.channel for i in items],
+        [i.recipient for i in items],
+        [i.template for i in items],
+        [i.language for i in items],
+        [i.subject for i in items],
+        [i.body_text for i in items],
+        [i.body_html for i in items],
+        [i.message_id for i in items],
+        [i.event_time for i in items],
+        [i.case_id for i in items],
+        [i.alert_id for i in items],
+        [i.priority for i in items],
+        [i.unsubscribe_url for i in items],
+    )
     return len(rows)
 
 
@@ -54,25 +64,36 @@ async def claim(conn: Any, limit: int, sender: str) -> list[dict[str, Any]]:
         " SELECT id FROM deliveries WHERE status = 'pending' AND next_attempt_at <= now() "
         " ORDER BY priority, next_attempt_at, id LIMIT $1 FOR UPDATE SKIP LOCKED) "
         "RETURNING id, channel, recipient, template, subject, body_text, body_html, message_id, case_id, "
-        " alert_id, attempts, event_time, priority, unsubscribe_url", limit, sender)
+        " alert_id, attempts, event_time, priority, unsubscribe_url",
+        limit,
+        sender,
+    )
     return sorted((dict(r) for r in rows), key=lambda r: (r["priority"], r["id"]))
 
 
 async def mark_sent(conn: Any, ids: list[int]) -> None:
     if ids:
-        await conn.execute("UPDATE deliveries SET status = 'sent', sent_at = now(), last_error = NULL "
-                           "WHERE id = ANY($1::bigint[])", ids)
+        await conn.execute(
+            "UPDATE deliveries SET status = 'sent', sent_at = now(), last_error = NULL "
+            "WHERE id = ANY($1::bigint[])",
+            ids,
+        )
 
 
 async def mark_retry(conn: Any, delivery_id: int, error: str, delay_s: float) -> None:
-    await conn.execute("UPDATE deliveries SET status = 'pending', last_error = $2, "
-                       "next_attempt_at = now() + make_interval(secs => $3) WHERE id = $1",
-                       delivery_id, error[:1000], delay_s)
+    await conn.execute(
+        "UPDATE deliveries SET status = 'pending', last_error = $2, "
+        "next_attempt_at = now() + make_interval(secs => $3) WHERE id = $1",
+        delivery_id,
+        error[:1000],
+        delay_s,
+    )
 
 
 async def mark_failed(conn: Any, delivery_id: int, error: str) -> None:
-    await conn.execute("UPDATE deliveries SET status = 'failed', last_error = $2 WHERE id = $1",
-                       delivery_id, error[:1000])
+    await conn.execute(
+        "UPDATE deliveries SET status = 'failed', last_error = $2 WHERE id = $1", delivery_id, error[:1000]
+    )
 
 
 async def release_stale(conn: Any, older_than_s: float, sender: str | None = None) -> int:
@@ -82,15 +103,21 @@ async def release_stale(conn: Any, older_than_s: float, sender: str | None = Non
     result: str = await conn.execute(
         "UPDATE deliveries SET status = 'pending', last_error = 'sender stopped; resumed' "
         "WHERE status = 'sending' AND (claimed_at < now() - make_interval(secs => $1) OR claimed_by = $2)",
-        older_than_s, sender)
+        older_than_s,
+        sender,
+    )
     return int(result.split()[-1])
 
 
 async def release(conn: Any, ids: list[int], error: str) -> None:
     """Give claimed deliveries back untried (the channel is down); the attempt does not count."""
     if ids:
-        await conn.execute("UPDATE deliveries SET status = 'pending', attempts = attempts - 1, last_error = $2 "
-                           "WHERE id = ANY($1::bigint[])", ids, error[:1000])
+        await conn.execute(
+            "UPDATE deliveries SET status = 'pending', attempts = attempts - 1, last_error = $2 "
+            "WHERE id = ANY($1::bigint[])",
+            ids,
+            error[:1000],
+        )
 
 
 async def pending_count(conn: Any) -> int:

@@ -5,9 +5,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from datetime import UTC, datetime
 from email.message import EmailMessage
 from email.utils import format_datetime
-from datetime import UTC, datetime
 from typing import Any
 
 import aiosmtplib
@@ -33,8 +33,13 @@ class Mailer:
         if self._smtp is not None and self._smtp.is_connected:
             return self._smtp
         s = self.settings
-        smtp = aiosmtplib.SMTP(hostname=s.smtp_host, port=s.smtp_port, use_tls=s.smtp_tls,
-                               start_tls=s.smtp_starttls, timeout=s.smtp_timeout_s)
+        smtp = aiosmtplib.SMTP(
+            hostname=s.smtp_host,
+            port=s.smtp_port,
+            use_tls=s.smtp_tls,
+            start_tls=s.smtp_starttls,
+            timeout=s.smtp_timeout_s,
+        )
         await smtp.connect()
         if s.smtp_username and s.smtp_password:
             await smtp.login(s.smtp_username, s.smtp_password.get_secret_value())
@@ -42,8 +47,16 @@ class Mailer:
         self.connections_opened += 1
         return smtp
 
-    def build(self, *, to: str, subject: str, text: str, html: str | None, message_id: str,
-              unsubscribe_url: str | None) -> EmailMessage:
+    def build(
+        self,
+        *,
+        to: str,
+        subject: str,
+        text: str,
+        html: str | None,
+        message_id: str,
+        unsubscribe_url: str | None,
+    ) -> EmailMessage:
         msg = EmailMessage()
         msg["From"] = self.settings.mail_from
         msg["To"] = to
@@ -93,8 +106,9 @@ class PushGateway:
     async def send(self, token: str, title: str, body: str, data: dict[str, Any]) -> None:
         if not self.url:
             raise PermanentFailure("no push gateway configured")
-        response = await self._client.post(self.url, json={"token": token, "title": title, "body": body,
-                                                           "data": data})
+        response = await self._client.post(
+            self.url, json={"token": token, "title": title, "body": body, "data": data}
+        )
         if response.status_code in (400, 404, 410):
             raise PermanentFailure(f"push gateway refused the token ({response.status_code})")
         response.raise_for_status()

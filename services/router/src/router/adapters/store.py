@@ -28,14 +28,17 @@ async def claim_events(conn: Any, event_ids: Sequence[UUID]) -> set[UUID]:
     return {r["event_id"] for r in rows}
 
 
-async def save_created(conn: Any, case_id: UUID, correlation_id: str, details: CaseDetails,
-                       reporter: Reporter | None) -> RouterCase:
+async def save_created(
+    conn: Any, case_id: UUID, correlation_id: str, details: CaseDetails, reporter: Reporter | None
+) -> RouterCase:
     row = await conn.fetchrow(
         "INSERT INTO cases(case_id, correlation_id, details, reporter) VALUES ($1, $2, $3, $4) "
         "ON CONFLICT (case_id) DO UPDATE SET details = EXCLUDED.details, reporter = EXCLUDED.reporter, "
         "correlation_id = EXCLUDED.correlation_id, updated_at = now() "
         "RETURNING rejected_units",
-        case_id, correlation_id, details.model_dump(mode="json"),
+        case_id,
+        correlation_id,
+        details.model_dump(mode="json"),
         reporter.model_dump(mode="json") if reporter else None,
     )
     return RouterCase(case_id, correlation_id, details, reporter, list(row["rejected_units"]))
@@ -48,7 +51,9 @@ async def add_rejection(conn: Any, case_id: UUID, correlation_id: str, unit_id: 
         "  CASE WHEN $3 = ANY(cases.rejected_units) THEN cases.rejected_units "
         "       ELSE array_append(cases.rejected_units, $3) END, updated_at = now() "
         "RETURNING correlation_id, details, reporter, rejected_units",
-        case_id, correlation_id, unit_id,
+        case_id,
+        correlation_id,
+        unit_id,
     )
     details = CaseDetails.model_validate(row["details"]) if row["details"] is not None else None
     reporter = Reporter.model_validate(row["reporter"]) if row["reporter"] is not None else None
@@ -58,5 +63,6 @@ async def add_rejection(conn: Any, case_id: UUID, correlation_id: str, unit_id: 
 async def set_unit(conn: Any, case_id: UUID, unit_id: str) -> None:
     await conn.execute(
         "UPDATE cases SET current_unit = $2, routings = routings + 1, updated_at = now() WHERE case_id = $1",
-        case_id, unit_id,
+        case_id,
+        unit_id,
     )

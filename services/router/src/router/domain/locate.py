@@ -8,12 +8,11 @@ import math
 from dataclasses import dataclass
 from pathlib import Path
 
+from cityconfig import CityIndex, District
+from contracts import DistrictSource, Location
 from shapely import STRtree
 from shapely.geometry import Point, shape
 from shapely.geometry.base import BaseGeometry
-
-from cityconfig import CityIndex, District
-from contracts import DistrictSource, Location
 
 
 @dataclass(frozen=True)
@@ -73,10 +72,14 @@ class DistrictLocator:
         if channel is not None:
             return Located(channel, DistrictSource.CHANNEL)
         if location.lat is not None and location.lon is not None:
-            nearest = min(self.city.config.city.districts,
-                          key=lambda d: haversine_km(location.lat or 0, location.lon or 0, *d.centre))
-            if haversine_km(location.lat, location.lon, *nearest.centre) <= \
-                    self.city.config.city.max_distance_from_centre_km:
+            nearest = min(
+                self.city.config.city.districts,
+                key=lambda d: haversine_km(location.lat or 0, location.lon or 0, *d.centre),
+            )
+            if (
+                haversine_km(location.lat, location.lon, *nearest.centre)
+                <= self.city.config.city.max_distance_from_centre_km
+            ):
                 return Located(nearest, DistrictSource.NEAREST_CENTRE)
             return Located(None, DistrictSource.NONE, outside_city=True)
         return Located(None, DistrictSource.NONE)

@@ -9,6 +9,7 @@ from enum import StrEnum
 
 from cityconfig import CityIndex, LeafEntry, Rule
 from contracts import CaseDetails, CaseKind, DistrictSource
+
 from router.domain.locate import DistrictLocator, Located
 
 DISTRICT_OFFICE = "district_office"
@@ -52,16 +53,19 @@ def _matches(rule: Rule, kind: CaseKind, leaf: LeafEntry | None, district: str |
     m = rule.match
     if m.kind is not None and m.kind != kind:
         return False
-    for wanted, actual in ((m.category, leaf.category if leaf else None),
-                           (m.subcategory, leaf.subcategory if leaf else None),
-                           (m.event, leaf.event if leaf else None)):
+    for wanted, actual in (
+        (m.category, leaf.category if leaf else None),
+        (m.subcategory, leaf.subcategory if leaf else None),
+        (m.event, leaf.event if leaf else None),
+    ):
         if wanted is not None and wanted != actual:
             return False
     return m.district is None or (district is not None and m.district == district)
 
 
-def decide(case: CaseDetails, city: CityIndex, locator: DistrictLocator,
-           excluded: Collection[str] = ()) -> Decision:
+def decide(
+    case: CaseDetails, city: CityIndex, locator: DistrictLocator, excluded: Collection[str] = ()
+) -> Decision:
     located: Located = locator.locate(case.location)
     district = located.district
     district_name = district.name if district else None

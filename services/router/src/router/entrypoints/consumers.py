@@ -8,8 +8,6 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
-from prometheus_client import Counter, Histogram
-
 from cityconfig import CityIndex
 from contracts import (
     Actor,
@@ -21,11 +19,13 @@ from contracts import (
     CaseStatusChanged,
     RoutingReason,
 )
+from prometheus_client import Counter, Histogram
+from servicekit.kafka import Delivery, Publisher
+from servicekit.metrics import LATENCY_BUCKETS
+
 from router.adapters import store
 from router.domain.locate import DistrictLocator
 from router.domain.routing import TRIAGE_TEXT, decide
-from servicekit.kafka import Delivery, Publisher
-from servicekit.metrics import LATENCY_BUCKETS
 
 log = logging.getLogger(__name__)
 
@@ -33,9 +33,11 @@ ROUTED = Counter("cc_router_cases_routed_total", "Routing decisions published", 
 TRIAGED = Counter("cc_router_triage_total", "Cases sent to the triage queue", ["reason"])
 REROUTED = Counter("cc_router_reroutes_total", "Re-routings after a unit rejected a case")
 DUPLICATES = Counter("cc_router_duplicate_events_total", "Redelivered events ignored")
-ROUTING_LATENCY = Histogram("cc_router_routing_latency_seconds",
-                            "From the triggering event's time to the routing decision being published",
-                            buckets=LATENCY_BUCKETS)
+ROUTING_LATENCY = Histogram(
+    "cc_router_routing_latency_seconds",
+    "From the triggering event's time to the routing decision being published",
+    buckets=LATENCY_BUCKETS,
+)
 
 NAMESPACE = uuid.UUID("6f1c7c1e-5d2a-4b8e-9a51-0c9e2f7d4a10")
 
@@ -55,15 +57,22 @@ class RouterHandler:
         return CaseRouted(
             # derived from the triggering event: a redelivery produces the same id, consumers dedupe it
             event_id=uuid.uuid5(NAMESPACE, f"routed:{source_event_id}"),
-            case_id=rc.case_id, correlation_id=correlation_id, occurred_at=now,
-            unit_id=decision.unit_id, unit_name=unit.name.pl if unit else decision.unit_id,
+            case_id=rc.case_id,
+            correlation_id=correlation_id,
+            occurred_at=now,
+            unit_id=decision.unit_id,
+            unit_name=unit.name.pl if unit else decision.unit_id,
             reason=RoutingReason(
-                rule=decision.rule, district=decision.district, district_source=decision.district_source,
+                rule=decision.rule,
+                district=decision.district,
+                district_source=decision.district_source,
                 triage_reason=TRIAGE_TEXT[decision.triage_reason] if decision.triage_reason else None,
                 excluded_units=rc.rejected_units,
             ),
-            sla_due_at=decision.due(now), routed_by=Actor(kind=ActorKind.SYSTEM, id="router"),
-            case=rc.details, reporter=rc.reporter,
+            sla_due_at=decision.due(now),
+            routed_by=Actor(kind=ActorKind.SYSTEM, id="router"),
+            case=rc.details,
+            reporter=rc.reporter,
         )
 
     async def handle(self, deliveries: list[Delivery]) -> None:
@@ -81,12 +90,18 @@ class RouterHandler:
                     case = event.case
                     reporter = case.reporter if case.consent.share_contact_with_unit else None
                     details = CaseDetails.model_validate(
-                        case.model_dump(exclude={"reporter", "consent", "secret_hash"}))
-                    rc = await store.save_created(conn, event.case_id, event.correlation_id, details, reporter)
+                        case.model_dump(exclude={"reporter", "consent", "secret_hash"})
+                    )
+                    rc = await store.save_created(
+                        conn, event.case_id, event.correlation_id, details, reporter
+                    )
                     routed = self._routed(rc, event.event_id, event.correlation_id)
                 elif isinstance(event, CaseStatusChanged) and event.to_status is CaseStatus.REJECTED:
-                    unit_id = event.actor.id if event.actor.kind is ActorKind.UNIT and event.actor.id \
+                    unit_id = (
+                        event.actor.id
+                        if event.actor.kind is ActorKind.UNIT and event.actor.id
                         else event.unit_id
+                    )
                     if not unit_id:
                         raise ValueError("a rejection must name the unit that rejected the case")
                     rc = await store.add_rejection(conn, event.case_id, event.correlation_id, unit_id)
@@ -106,9 +121,16 @@ class RouterHandler:
             if routed.is_triage:
                 TRIAGED.labels(_reason_code(routed)).inc()
             ROUTING_LATENCY.observe(max(0.0, now - started.timestamp()))
-            log.info("case routed", extra={"case_id": str(routed.case_id), "correlation_id": routed.correlation_id,
-                                           "unit": routed.unit_id, "rule": routed.reason.rule,
-                                           "district": routed.reason.district})
+            log.info(
+                "case routed",
+                extra={
+                    "case_id": str(routed.case_id),
+                    "correlation_id": routed.correlation_id,
+                    "unit": routed.unit_id,
+                    "rule": routed.reason.rule,
+                    "district": routed.reason.district,
+                },
+            )
 
 
 def _reason_code(routed: CaseRouted) -> str:

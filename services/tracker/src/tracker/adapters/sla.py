@@ -10,15 +10,20 @@ from prometheus_client import Counter, Gauge
 
 log = logging.getLogger(__name__)
 
-MARKED_OVERDUE = Counter("cc_tracker_cases_marked_overdue_total", "Cases that passed their SLA due time", ["unit"])
-OPEN_CASES = Gauge("cc_tracker_open_cases", "Cases not closed or merged, by status and unit", ["status", "unit"])
+MARKED_OVERDUE = Counter(
+    "cc_tracker_cases_marked_overdue_total", "Cases that passed their SLA due time", ["unit"]
+)
+OPEN_CASES = Gauge(
+    "cc_tracker_open_cases", "Cases not closed or merged, by status and unit", ["status", "unit"]
+)
 OVERDUE_CASES = Gauge("cc_tracker_overdue_cases", "Open cases past their SLA due time, by unit", ["unit"])
 
 
 async def mark_overdue(conn: Any) -> int:
     rows = await conn.fetch(
         "UPDATE cases SET overdue = true, overdue_at = now() WHERE NOT overdue AND sla_due_at < now() "
-        "AND status NOT IN ('closed', 'duplicate') RETURNING unit_id")
+        "AND status NOT IN ('closed', 'duplicate') RETURNING unit_id"
+    )
     for r in rows:
         MARKED_OVERDUE.labels(r["unit_id"] or "none").inc()
     return len(rows)
@@ -27,10 +32,12 @@ async def mark_overdue(conn: Any) -> int:
 async def refresh_gauges(conn: Any) -> None:
     open_rows = await conn.fetch(
         "SELECT status, coalesce(unit_id, 'none') AS unit, count(*) AS n FROM cases "
-        "WHERE status NOT IN ('closed', 'duplicate') GROUP BY 1, 2")
+        "WHERE status NOT IN ('closed', 'duplicate') GROUP BY 1, 2"
+    )
     overdue_rows = await conn.fetch(
         "SELECT coalesce(unit_id, 'none') AS unit, count(*) AS n FROM cases "
-        "WHERE overdue AND status NOT IN ('closed', 'duplicate') GROUP BY 1")
+        "WHERE overdue AND status NOT IN ('closed', 'duplicate') GROUP BY 1"
+    )
     OPEN_CASES.clear()
     for r in open_rows:
         OPEN_CASES.labels(r["status"], r["unit"]).set(r["n"])

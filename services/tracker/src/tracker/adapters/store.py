@@ -35,17 +35,25 @@ class CaseRow:
 def _row(record: Any) -> CaseRow:
     raw = dict(record)
     return CaseRow(
-        case_id=raw["case_id"], case_number=raw["case_number"], correlation_id=raw["correlation_id"],
-        status=CaseStatus(raw["status"]), unit_id=raw["unit_id"], version=raw["version"],
-        closed_at=raw["closed_at"], first_response_at=raw["first_response_at"], language=raw["language"],
-        secret_hash=raw["secret_hash"], raw=raw,
+        case_id=raw["case_id"],
+        case_number=raw["case_number"],
+        correlation_id=raw["correlation_id"],
+        status=CaseStatus(raw["status"]),
+        unit_id=raw["unit_id"],
+        version=raw["version"],
+        closed_at=raw["closed_at"],
+        first_response_at=raw["first_response_at"],
+        language=raw["language"],
+        secret_hash=raw["secret_hash"],
+        raw=raw,
     )
 
 
 async def claim_events(conn: Any, event_ids: Sequence[UUID]) -> set[UUID]:
     rows = await conn.fetch(
         "INSERT INTO processed_events(event_id) SELECT unnest($1::uuid[]) ON CONFLICT DO NOTHING RETURNING event_id",
-        list(event_ids))
+        list(event_ids),
+    )
     return {r["event_id"] for r in rows}
 
 
@@ -62,25 +70,43 @@ async def get_case_by_number(conn: Any, case_number: str) -> CaseRow | None:
 
 async def insert_created(conn: Any, event: CaseCreated) -> bool:
     case = event.case
-    codes = [c for c in ((case.category.category, case.category.subcategory, case.category.event)
-                         if case.category else ()) if c]
+    codes = [
+        c
+        for c in (
+            (case.category.category, case.category.subcategory, case.category.event) if case.category else ()
+        )
+        if c
+    ]
     location = case.location.model_dump(mode="json") if case.location else None
     inserted = await conn.fetchval(
         "INSERT INTO cases(case_id, case_number, correlation_id, kind, category, category_codes, description, "
         " location, photos, channel, language, status, district, created_at, updated_at, version, secret_hash) "
         "VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,'new',$12,$13,$13,1,$14) "
         "ON CONFLICT (case_id) DO NOTHING RETURNING 1",
-        event.case_id, case.case_number, event.correlation_id, case.kind.value,
-        case.category.model_dump(mode="json") if case.category else None, codes, case.description, location,
-        [str(p) for p in case.photos], case.channel.value, case.language.value,
-        case.location.district if case.location else None, case.received_at, case.secret_hash,
+        event.case_id,
+        case.case_number,
+        event.correlation_id,
+        case.kind.value,
+        case.category.model_dump(mode="json") if case.category else None,
+        codes,
+        case.description,
+        location,
+        [str(p) for p in case.photos],
+        case.channel.value,
+        case.language.value,
+        case.location.district if case.location else None,
+        case.received_at,
+        case.secret_hash,
     )
     if inserted is None:
         return False
     await conn.execute(
         "INSERT INTO history(case_id, sequence, status, actor_kind, actor_id, public_note, occurred_at, event_id) "
         "VALUES ($1, 1, 'new', 'system', 'intake', NULL, $2, $3)",
-        event.case_id, case.received_at, event.event_id)
+        event.case_id,
+        case.received_at,
+        event.event_id,
+    )
     return True
 
 
@@ -120,33 +146,60 @@ async def write_change(conn: Any, case: CaseRow, change: Change) -> int:
         " overdue = CASE WHEN $8 THEN false ELSE overdue END, "
         " triage_reason = CASE WHEN $8 THEN $11 ELSE triage_reason END "
         "WHERE case_id = $1",
-        case.case_id, change.to_status.value, unit_id, change.occurred_at, sequence, change.duplicate_of,
-        change.actor.kind.value, change.set_routing, change.district, change.sla_due_at, change.triage_reason,
+        case.case_id,
+        change.to_status.value,
+        unit_id,
+        change.occurred_at,
+        sequence,
+        change.duplicate_of,
+        change.actor.kind.value,
+        change.set_routing,
+        change.district,
+        change.sla_due_at,
+        change.triage_reason,
     )
     await conn.execute(
         "INSERT INTO history(case_id, sequence, status, from_status, actor_kind, actor_id, unit_id, public_note, "
         " occurred_at, event_id) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10)",
-        case.case_id, sequence, change.to_status.value, case.status.value, change.actor.kind.value,
-        change.actor.id, unit_id, change.public_note, change.occurred_at, change.event_id,
+        case.case_id,
+        sequence,
+        change.to_status.value,
+        case.status.value,
+        change.actor.kind.value,
+        change.actor.id,
+        unit_id,
+        change.public_note,
+        change.occurred_at,
+        change.event_id,
     )
     return sequence
 
 
-async def park(conn: Any, event_id: UUID, case_id: UUID, topic: str, payload: dict[str, Any],
-               occurred_at: datetime) -> None:
+async def park(
+    conn: Any, event_id: UUID, case_id: UUID, topic: str, payload: dict[str, Any], occurred_at: datetime
+) -> None:
     await conn.execute(
         "INSERT INTO pending_events(event_id, case_id, topic, payload, occurred_at) VALUES ($1,$2,$3,$4,$5) "
-        "ON CONFLICT DO NOTHING", event_id, case_id, topic, payload, occurred_at)
+        "ON CONFLICT DO NOTHING",
+        event_id,
+        case_id,
+        topic,
+        payload,
+        occurred_at,
+    )
 
 
 async def take_pending(conn: Any, case_id: UUID) -> list[tuple[str, dict[str, Any]]]:
     rows = await conn.fetch(
-        "DELETE FROM pending_events WHERE case_id = $1 RETURNING topic, payload, occurred_at", case_id)
+        "DELETE FROM pending_events WHERE case_id = $1 RETURNING topic, payload, occurred_at", case_id
+    )
     return [(r["topic"], r["payload"]) for r in sorted(rows, key=lambda r: r["occurred_at"])]
 
 
 async def history(conn: Any, case_id: UUID) -> list[dict[str, Any]]:
     rows = await conn.fetch(
         "SELECT sequence, status, from_status, actor_kind, unit_id, public_note, occurred_at FROM history "
-        "WHERE case_id = $1 ORDER BY sequence", case_id)
+        "WHERE case_id = $1 ORDER BY sequence",
+        case_id,
+    )
     return [dict(r) for r in rows]

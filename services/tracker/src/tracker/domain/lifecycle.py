@@ -10,17 +10,29 @@ S = CaseStatus
 
 LABELS: dict[CaseStatus, dict[str, str]] = {
     S.NEW: {"pl": "Nowe", "en": "New", "uk": "Нове"},
-    S.TRIAGE: {"pl": "Weryfikowane przez konsultanta", "en": "Being reviewed by a consultant",
-               "uk": "Перевіряється консультантом"},
+    S.TRIAGE: {
+        "pl": "Weryfikowane przez konsultanta",
+        "en": "Being reviewed by a consultant",
+        "uk": "Перевіряється консультантом",
+    },
     S.ROUTED: {"pl": "Przekazane", "en": "Forwarded to the responsible unit", "uk": "Передано"},
     S.IN_PROGRESS: {"pl": "W trakcie", "en": "In progress", "uk": "В роботі"},
     S.CLOSED: {"pl": "Zamknięte", "en": "Closed", "uk": "Закрито"},
-    S.REJECTED: {"pl": "Przekazywane dalej", "en": "Being forwarded to another unit",
-                 "uk": "Передається іншому підрозділу"},
-    S.REOPENED: {"pl": "Reklamowane - W trakcie", "en": "Disputed - in progress again",
-                 "uk": "Оскаржено - знову в роботі"},
-    S.DUPLICATE: {"pl": "Połączone z innym zgłoszeniem", "en": "Merged into another case",
-                  "uk": "Об'єднано з іншим зверненням"},
+    S.REJECTED: {
+        "pl": "Przekazywane dalej",
+        "en": "Being forwarded to another unit",
+        "uk": "Передається іншому підрозділу",
+    },
+    S.REOPENED: {
+        "pl": "Reklamowane - W trakcie",
+        "en": "Disputed - in progress again",
+        "uk": "Оскаржено - знову в роботі",
+    },
+    S.DUPLICATE: {
+        "pl": "Połączone z innym zgłoszeniem",
+        "en": "Merged into another case",
+        "uk": "Об'єднано з іншим зверненням",
+    },
 }
 
 # (from, to) -> who may make it. The same status twice (in_progress -> in_progress) is a progress note.
@@ -53,8 +65,14 @@ class StatusTransitionError(Exception):
     """An illegal transition; the message is the reason given to the caller (HTTP 409)."""
 
 
-def check_transition(current: CaseStatus, target: CaseStatus, actor: ActorKind, note: str | None = None,
-                     closed_at: datetime | None = None, now: datetime | None = None) -> None:
+def check_transition(
+    current: CaseStatus,
+    target: CaseStatus,
+    actor: ActorKind,
+    note: str | None = None,
+    closed_at: datetime | None = None,
+    now: datetime | None = None,
+) -> None:
     allowed = TRANSITIONS.get((current, target))
     if allowed is None:
         raise StatusTransitionError(f"a case that is {current.value} cannot become {target.value}")
@@ -70,7 +88,8 @@ def check_transition(current: CaseStatus, target: CaseStatus, actor: ActorKind, 
         if now - closed_at > DISPUTE_WINDOW:
             raise StatusTransitionError(
                 f"a closure can be disputed within {DISPUTE_WINDOW.days} days; this one was closed "
-                f"on {closed_at.date().isoformat()}")
+                f"on {closed_at.date().isoformat()}"
+            )
 
 
 def label(status: CaseStatus) -> dict[str, str]:

@@ -7,10 +7,10 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Annotated, Any
 
-from fastapi import Header, Request
-
 from cityconfig import CityIndex
+from fastapi import Header, Request
 from servicekit.problems import ProblemError
+
 from tracker.auth import Principal, authenticate
 from tracker.domain.lifecycle import StatusTransitionError
 from tracker.service import ForbiddenError, NotFoundError, TrackerService
@@ -41,13 +41,19 @@ async def domain_errors() -> AsyncIterator[None]:
         raise ProblemError(409, "Transition not allowed", str(exc), "illegal-transition") from exc
 
 
-async def principal(request: Request,
-                    x_api_key: Annotated[str | None, Header(alias="X-API-Key", max_length=200)] = None) -> Principal:
+async def principal(
+    request: Request, x_api_key: Annotated[str | None, Header(alias="X-API-Key", max_length=200)] = None
+) -> Principal:
     async with ctx(request).pool.acquire() as conn:
         found = await authenticate(conn, x_api_key)
     if found is None:
-        raise ProblemError(401, "Unauthorized", "Send a valid X-API-Key header.", "unauthorized",
-                           headers={"WWW-Authenticate": "ApiKey"})
+        raise ProblemError(
+            401,
+            "Unauthorized",
+            "Send a valid X-API-Key header.",
+            "unauthorized",
+            headers={"WWW-Authenticate": "ApiKey"},
+        )
     return found
 
 

@@ -3,20 +3,20 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any
 from uuid import UUID
 
+from contracts import CaseStatus
 from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, Field
-
-from contracts import CaseStatus
 from servicekit.problems import ProblemError
+
 from tracker.entrypoints.deps import ctx, domain_errors
 from tracker.views import MAX_PAGE_SIZE, CaseList, PublicCase, case_view, case_view_by_number, list_cases
 
 router = APIRouter(prefix="/v1/public", tags=["public"])
 
-NOT_FOUND = {404: {"description": "No such case"}}
+NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"description": "No such case"}}
 
 
 def normalise_number(number: str) -> str:
@@ -24,8 +24,12 @@ def normalise_number(number: str) -> str:
     return number.strip().replace("-", "/").replace("_", "/")
 
 
-@router.get("/cases/{case_id}", response_model=PublicCase, responses=NOT_FOUND,
-            summary="A case by its id: status, unit, district, SLA and public history")
+@router.get(
+    "/cases/{case_id}",
+    response_model=PublicCase,
+    responses=NOT_FOUND,
+    summary="A case by its id: status, unit, district, SLA and public history",
+)
 async def get_case(request: Request, case_id: UUID) -> PublicCase:
     c = ctx(request)
     async with c.pool.acquire() as conn:
@@ -35,8 +39,12 @@ async def get_case(request: Request, case_id: UUID) -> PublicCase:
     return view
 
 
-@router.get("/cases/by-number/{case_number:path}", response_model=PublicCase, responses=NOT_FOUND,
-            summary="A case by its number NNNNN/YY (the slash may stay, or be written as '-')")
+@router.get(
+    "/cases/by-number/{case_number:path}",
+    response_model=PublicCase,
+    responses=NOT_FOUND,
+    summary="A case by its number NNNNN/YY (the slash may stay, or be written as '-')",
+)
 async def get_case_by_number(request: Request, case_number: str) -> PublicCase:
     c = ctx(request)
     number = normalise_number(case_number)
@@ -66,11 +74,21 @@ async def search_cases(
     c = ctx(request)
     async with c.pool.acquire() as conn:
         return await list_cases(
-            conn, c.city, page=page, page_size=page_size, status=[s.value for s in status] if status else None,
-            category=category, district=district, unit=unit, created_from=created_from, created_to=created_to,
-            updated_after=updated_after, updated_before=updated_before,
+            conn,
+            c.city,
+            page=page,
+            page_size=page_size,
+            status=[s.value for s in status] if status else None,
+            category=category,
+            district=district,
+            unit=unit,
+            created_from=created_from,
+            created_to=created_to,
+            updated_after=updated_after,
+            updated_before=updated_before,
             case_numbers=[normalise_number(n) for n in case_number] if case_number else None,
-            with_history=with_history)
+            with_history=with_history,
+        )
 
 
 class Dispute(BaseModel):
@@ -86,13 +104,19 @@ class TransitionResult(BaseModel):
     sequence: int
 
 
-@router.post("/disputes", response_model=TransitionResult,
-             responses={403: {"description": "Number and secret do not match"},
-                        409: {"description": "Not closed, or closed more than 14 days ago"}},
-             summary="A resident disputes a closure (Reklamowane - W trakcie) within 14 days")
+@router.post(
+    "/disputes",
+    response_model=TransitionResult,
+    responses={
+        403: {"description": "Number and secret do not match"},
+        409: {"description": "Not closed, or closed more than 14 days ago"},
+    },
+    summary="A resident disputes a closure (Reklamowane - W trakcie) within 14 days",
+)
 async def dispute(request: Request, body: Dispute) -> TransitionResult:
     c = ctx(request)
     async with domain_errors():
         out = await c.service.dispute(normalise_number(body.case_number), body.secret, body.reason)
-    return TransitionResult(case_id=out.case_id, case_number=out.case_number, status=out.status.value,
-                            sequence=out.sequence)
+    return TransitionResult(
+        case_id=out.case_id, case_number=out.case_number, status=out.status.value, sequence=out.sequence
+    )
