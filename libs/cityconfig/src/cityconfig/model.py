@@ -54,6 +54,7 @@ class Subcategory(Strict):
     name: Names
     sla_hours: int | None = Field(default=None, ge=1)
     requires: list[Literal["location", "photo", "contact"]] | None = None
+    external_codes: list[str] = Field(default_factory=list, description="Names used in legacy data")
     events: list[Event] = Field(default_factory=list)
 
 
