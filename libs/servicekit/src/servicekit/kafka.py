@@ -270,3 +270,16 @@ def register_consumer(broker: KafkaBroker, spec: ConsumerSpec, publisher: Publis
         for topic in {r.topic for r in records}:
             metrics.BATCH_SECONDS.labels(spec.service, topic).observe(time.perf_counter() - started)
         _update_lag(spec, getattr(message, "consumer", None), records)
+
+
+async def topic_partitions(bootstrap: str, topics: Sequence[str]) -> list[TopicPartition]:
+    """Every partition of the topics, as the broker describes them."""
+    from aiokafka.admin import AIOKafkaAdminClient
+
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        described = await admin.describe_topics(list(topics))
+    finally:
+        await admin.close()
+    return sorted(TopicPartition(t["topic"], p["partition"]) for t in described for p in t["partitions"])

@@ -71,6 +71,16 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
+        for e in exc.errors():
+            if e.get("type") == "json_invalid":
+                where = e.get("loc", ("body", "?"))[-1]
+                return problem_response(
+                    400,
+                    "Malformed JSON",
+                    f"The body is not valid JSON (at position {where}).",
+                    "malformed-json",
+                    errors=[{"field": "body", "message": "malformed JSON", "type": "json_invalid"}],
+                )
         errors = [
             {
                 "field": _field(e.get("loc", ())),

@@ -6,11 +6,11 @@ import asyncio
 import logging
 from typing import Any
 
-from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka import AIOKafkaConsumer
 from cityconfig import CityIndex
 from contracts import ContractError, decode
 from servicekit import db
-from servicekit.kafka import Delivery
+from servicekit.kafka import Delivery, topic_partitions
 
 from tracker.bootstrap import MIGRATIONS, TOPICS
 from tracker.service import TrackerService
@@ -23,9 +23,7 @@ async def read_all(bootstrap: str, topics: list[str]) -> list[Delivery]:
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False, group_id=None)
     await consumer.start()
     try:
-        partitions = [
-            TopicPartition(t, p) for t in topics for p in sorted(consumer.partitions_for_topic(t) or [])
-        ]
+        partitions = await topic_partitions(bootstrap, topics)
         consumer.assign(partitions)
         await consumer.seek_to_beginning(*partitions)
         ends = await consumer.end_offsets(partitions)

@@ -22,6 +22,7 @@ from typing import Any
 
 import httpx
 import pytest
+from servicekit.kafka import topic_partitions
 
 from devstack import cli, kafka
 from devstack.config import StackConfig, load
@@ -122,12 +123,12 @@ async def fresh_db(stack: Stack) -> AsyncIterator[Callable[[str], Any]]:
 
 async def prime_group(bootstrap: str, group: str, topics: list[str]) -> None:
     """Commit the current end offsets for a new consumer group, so it starts from now (tests share topics)."""
-    from aiokafka import AIOKafkaConsumer, TopicPartition
+    from aiokafka import AIOKafkaConsumer
 
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=group, enable_auto_commit=False)
     await consumer.start()
     try:
-        partitions = [TopicPartition(t, p) for t in topics for p in (consumer.partitions_for_topic(t) or [])]
+        partitions = await topic_partitions(bootstrap, topics)
         ends = await consumer.end_offsets(partitions)
         from aiokafka.structs import OffsetAndMetadata
 
@@ -146,15 +147,13 @@ class TopicWatcher:
         self._consumer: Any = None
 
     async def start(self) -> TopicWatcher:
-        from aiokafka import AIOKafkaConsumer, TopicPartition
+        from aiokafka import AIOKafkaConsumer
 
         self._consumer = AIOKafkaConsumer(
             bootstrap_servers=self.bootstrap, group_id=None, enable_auto_commit=False
         )
         await self._consumer.start()
-        parts = [
-            TopicPartition(self.topic, p) for p in (self._consumer.partitions_for_topic(self.topic) or [])
-        ]
+        parts = await topic_partitions(self.bootstrap, [self.topic])
         self._consumer.assign(parts)
         await self._consumer.seek_to_end(*parts)
         for tp in parts:  # resolve positions now, before anything is produced
