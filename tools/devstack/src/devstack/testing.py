@@ -129,6 +129,7 @@ async def prime_group(bootstrap: str, group: str, topics: list[str]) -> None:
     await consumer.start()
     try:
         partitions = await topic_partitions(bootstrap, topics)
+        consumer.assign(partitions)
         ends = await consumer.end_offsets(partitions)
         from aiokafka.structs import OffsetAndMetadata
 
