@@ -39,7 +39,7 @@ def created(
     leaf = city.leaf(event) if event else None
     case = Case.model_validate(
         {
-            "case_number": f"{uuid.uuid4().int % 99999}/26",
+            "case_number": f"{uuid.uuid4().int % 9_000_000 + 1_000_000}/26",
             "kind": "intervention",
             "description": "opis",
             "category": {"category": leaf.category, "subcategory": leaf.subcategory, "event": leaf.event}

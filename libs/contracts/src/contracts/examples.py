@@ -20,9 +20,9 @@ from contracts.common import (
 )
 
 
-def sample_case(number: str = "85130/26") -> Case:
+def sample_case(number: str | None = None) -> Case:
     return Case(
-        case_number=number,
+        case_number=number or f"{uuid4().int % 9_000_000 + 1_000_000}/26",
         kind=CaseKind.INTERVENTION,
         category=CategoryRef(category="interwencja", subcategory="smieci", event="smieci.gabaryty"),
         description="Zalegające gabaryty przy altanie śmietnikowej",
@@ -37,6 +37,7 @@ def sample_case(number: str = "85130/26") -> Case:
 def sample_events() -> list[CaseCreated | CaseRouted | CaseStatusChanged]:
     case_id = uuid4()
     case = sample_case()
+    number = case.case_number
     details = case.model_dump(exclude={"reporter", "consent", "secret_hash"})
     return [
         CaseCreated(case_id=case_id, correlation_id="corr-1", case=case),
@@ -52,7 +53,7 @@ def sample_events() -> list[CaseCreated | CaseRouted | CaseStatusChanged]:
         CaseStatusChanged(
             case_id=case_id,
             correlation_id="corr-1",
-            case_number="85130/26",
+            case_number=number,
             from_status=CaseStatus.ROUTED,
             to_status=CaseStatus.IN_PROGRESS,
             actor=Actor(kind=ActorKind.UNIT, id="bgok"),

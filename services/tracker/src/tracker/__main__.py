@@ -56,7 +56,7 @@ def main(argv: list[str] | None = None) -> None:
         count = replay.run(
             args.database_url, settings.kafka_bootstrap_servers, load_city(settings.city_config_dir)
         )
-        print(f"replayed {count} events into {args.database_url}")
+        print(f"replayed {count[0]} events into {args.database_url} ({count[1]} unprocessable, skipped)")
     else:
         from servicekit.service import serve
 

@@ -47,7 +47,7 @@ async def read_all(bootstrap: str, topics: list[str]) -> list[Delivery]:
         await consumer.stop()
 
 
-async def replay(database_url: str, bootstrap: str, city: CityIndex, batch: int = 500) -> int:
+async def replay(database_url: str, bootstrap: str, city: CityIndex, batch: int = 500) -> tuple[int, int]:
     pool: Any = await db.create_pool(database_url)
     try:
         async with pool.acquire() as conn:
@@ -59,12 +59,29 @@ async def replay(database_url: str, bootstrap: str, city: CityIndex, batch: int 
         order = {"case.created": 0, "case.routed": 1, "case.status_changed": 2}
         deliveries.sort(key=lambda d: (d.event.occurred_at, order[d.topic]))
         service = TrackerService(city, pool, emit=False)
+        skipped = 0
         for start in range(0, len(deliveries), batch):
-            await service.handle(deliveries[start : start + batch])
-        return len(deliveries)
+            chunk = deliveries[start : start + batch]
+            try:
+                await service.handle(chunk)
+            except Exception:
+                for delivery in chunk:  # as the live consumer does: only the culprit is left out
+                    try:
+                        await service.handle([delivery])
+                    except Exception as exc:
+                        skipped += 1
+                        log.warning(
+                            "event skipped (the live consumer dead-letters it too)",
+                            extra={
+                                "topic": delivery.topic,
+                                "offset": delivery.offset,
+                                "error": repr(exc)[:200],
+                            },
+                        )
+        return len(deliveries), skipped
     finally:
         await pool.close()
 
 
-def run(database_url: str, bootstrap: str, city: CityIndex) -> int:
+def run(database_url: str, bootstrap: str, city: CityIndex) -> tuple[int, int]:
     return asyncio.run(replay(database_url, bootstrap, city))
