@@ -263,13 +263,35 @@ async def services(stack: Stack, tmp_path: Path) -> AsyncIterator[Callable[..., 
         svc.stop()
 
 
-@pytest.fixture
-def smtp_server(tmp_path: Path) -> Iterator[tuple[int, Path]]:
-    """A real SMTP server (aiosmtpd) storing what it receives in a folder."""
-    from devstack.mailbox import start_in_thread
+class SmtpServer:
+    """A real SMTP server (aiosmtpd) storing what it receives in a folder; can be taken away and brought back."""
 
-    port = free_port()
-    directory = tmp_path / "mailbox"
-    controller = start_in_thread(directory, port)
-    yield port, directory
-    controller.stop()
+    def __init__(self, directory: Path) -> None:
+        self.port = free_port()
+        self.directory = directory
+        self._controller: Any = None
+
+    def start(self) -> None:
+        from devstack.mailbox import start_in_thread
+
+        if self._controller is None:
+            self._controller = start_in_thread(self.directory, self.port)
+
+    def stop(self) -> None:
+        if self._controller is not None:
+            controller, self._controller = self._controller, None
+            controller.stop()
+
+    def __iter__(self) -> Iterator[Any]:  # (port, directory) unpacking
+        return iter((self.port, self.directory))
+
+    def __getitem__(self, index: int) -> Any:
+        return (self.port, self.directory)[index]
+
+
+@pytest.fixture
+def smtp_server(tmp_path: Path) -> Iterator[SmtpServer]:
+    server = SmtpServer(tmp_path / "mailbox")
+    server.start()
+    yield server
+    server.stop()
