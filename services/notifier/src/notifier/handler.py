@@ -146,6 +146,15 @@ class NotifierHandler:
         if r.device_token:
             items.append(self._item(event, "push", r.device_token, template, r.language, rendered, None, r))
         added = await deliveries.add(conn, items)
+        log.info(
+            "notification queued",
+            extra={
+                "case_id": str(r.case_id),
+                "correlation_id": event.correlation_id,
+                "template": template,
+                "channels": ",".join(i.channel for i in items),
+            },
+        )
         for item in items:
             QUEUED.labels(item.channel, template).inc()
         return added

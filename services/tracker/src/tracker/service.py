@@ -110,6 +110,14 @@ class TrackerService:
     async def apply(self, conn: Any, event: Event) -> None:
         if isinstance(event, CaseCreated):
             if await store.insert_created(conn, event):
+                log.info(
+                    "case tracked",
+                    extra={
+                        "case_id": str(event.case_id),
+                        "correlation_id": event.correlation_id,
+                        "case_number": event.case.case_number,
+                    },
+                )
                 for topic, payload in await store.take_pending(conn, event.case_id):
                     await self.apply(conn, TOPICS[topic].model.model_validate(payload))
             return
@@ -171,6 +179,17 @@ class TrackerService:
     async def _write(self, conn: Any, case: CaseRow, change: Change, publish: bool = True) -> Outcome:
         sequence = await store.write_change(conn, case, change)
         TRANSITIONS.labels(case.status.value, change.to_status.value).inc()
+        log.info(
+            "case status changed",
+            extra={
+                "case_id": str(case.case_id),
+                "correlation_id": case.correlation_id,
+                "from_status": case.status.value,
+                "to_status": change.to_status.value,
+                "actor": change.actor.kind.value,
+                "sequence": sequence,
+            },
+        )
         created = case.raw["created_at"]
         if (
             change.actor.kind is ActorKind.UNIT
