@@ -52,6 +52,7 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("down", help="stop everything the stack started")
     sub.add_parser("status", help="what is running")
     sub.add_parser("env", help="print the environment variables that point at the stack")
+    sub.add_parser("topics", help="create the topics on KAFKA_BOOTSTRAP_SERVERS (compose uses this)")
     sub.add_parser("tools", help="install what the tests need besides the stack (promtool)")
     run_p = sub.add_parser("run", help="start the stack and all services; Ctrl-C stops everything")
     run_p.add_argument("--no-prometheus", action="store_true")
@@ -67,6 +68,13 @@ def main(argv: list[str] | None = None) -> int:
         elif args.command == "env":
             for key, value in cfg.env().items():
                 print(f"export {key}={value}")
+        elif args.command == "topics":
+            import asyncio
+            import os
+
+            bootstrap = os.environ.get("KAFKA_BOOTSTRAP_SERVERS", cfg.kafka_bootstrap)
+            asyncio.run(kafka.ensure_topics(bootstrap, timeout=120))
+            print(f"devstack: topics ready on {bootstrap}")
         elif args.command == "tools":
             from devstack import prometheus
 
