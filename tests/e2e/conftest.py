@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from devstack.testing import RunningService, SmtpServer, Stack, prime_group
 
 SHARED = Path(__file__).resolve().parents[3] / "shared" / "data"

@@ -8,6 +8,7 @@ from typing import Any
 import asyncpg
 import httpx
 import pytest
+
 from devstack.mailbox import read_messages
 from tracker.auth import issue_key
 

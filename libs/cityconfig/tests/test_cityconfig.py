@@ -6,6 +6,7 @@ import shutil
 from pathlib import Path
 
 import pytest
+
 from cityconfig import ConfigError, load_city
 
 WARSAW = Path(__file__).resolve().parents[3] / "deploy" / "config" / "warsaw"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+
 from contracts import decode, encode, headers_dict
 from contracts.examples import sample_events
 from devstack.testing import Stack

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from intake.domain.emergency import detect_emergency
 
 EMERGENCIES = [

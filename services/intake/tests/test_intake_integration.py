@@ -8,6 +8,7 @@ from typing import Any
 
 import httpx
 import pytest
+
 from contracts import CaseCreated, decode, headers_dict
 from devstack.testing import RunningService, Stack, watch
 

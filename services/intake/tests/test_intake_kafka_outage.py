@@ -8,6 +8,7 @@ from typing import Any
 import httpx
 import pytest
 from aiokafka import AIOKafkaConsumer
+
 from devstack import kafka
 from devstack.testing import RunningService, Stack
 from servicekit.kafka import topic_partitions

@@ -6,9 +6,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from pydantic import ValidationError
+
 from cityconfig import load_city
 from intake.domain.submission import CaseSubmission, check_submission, format_case_number
-from pydantic import ValidationError
 
 CITY = load_city(Path(__file__).resolve().parents[3] / "deploy" / "config" / "warsaw")
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 
 import pytest
+
 from contracts import Actor, ActorKind, CaseStatus, CaseStatusChanged
 from notifier.adapters.render import render_alert, render_case
 from notifier.domain.messages import TEXTS, template_for

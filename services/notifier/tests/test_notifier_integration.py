@@ -16,6 +16,7 @@ from typing import Any
 import httpx
 import pytest
 from aiokafka import AIOKafkaProducer
+
 from contracts import Actor, ActorKind, Case, CaseCreated, CaseStatus, CaseStatusChanged, encode
 from devstack.mailbox import read_messages
 from devstack.testing import RunningService, SmtpServer, Stack, prime_group

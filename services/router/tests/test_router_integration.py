@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 from aiokafka import AIOKafkaProducer
+
 from contracts import (
     Actor,
     ActorKind,

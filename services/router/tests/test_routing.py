@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from cityconfig import load_city
 from contracts import CaseDetails, DistrictSource
 from router.domain.locate import DistrictLocator

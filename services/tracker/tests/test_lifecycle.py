@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
+
 from contracts import ActorKind, CaseStatus
 from tracker.domain.lifecycle import LABELS, TRANSITIONS, StatusTransitionError, check_transition
 

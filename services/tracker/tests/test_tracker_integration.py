@@ -14,6 +14,7 @@ import asyncpg
 import httpx
 import pytest
 from aiokafka import AIOKafkaProducer
+
 from contracts import (
     Actor,
     ActorKind,

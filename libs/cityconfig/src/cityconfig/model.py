@@ -7,8 +7,9 @@ from datetime import timedelta
 from enum import StrEnum
 from typing import Literal
 
-from contracts import CaseKind
 from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from contracts import CaseKind
 
 
 class Strict(BaseModel):

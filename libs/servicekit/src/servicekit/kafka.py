@@ -14,11 +14,11 @@ from typing import Any
 import asyncpg
 from aiokafka import AIOKafkaProducer, TopicPartition
 from aiokafka.errors import KafkaError
-from contracts import ContractError, Event, dead_letter_topic, decode, encode, headers_dict
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
 
+from contracts import ContractError, Event, dead_letter_topic, decode, encode, headers_dict
 from servicekit import metrics
 from servicekit.logs import log_context
 

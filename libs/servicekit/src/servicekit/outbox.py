@@ -9,9 +9,9 @@ import json
 import logging
 from typing import Any
 
-from contracts import Event, encode
 from prometheus_client import Counter, Gauge
 
+from contracts import Event, encode
 from servicekit.kafka import Publisher
 
 log = logging.getLogger(__name__)

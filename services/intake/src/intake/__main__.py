@@ -1,9 +1,8 @@
+from intake.bootstrap import build_app
+from intake.settings import IntakeSettings
 from servicekit.logs import configure
 from servicekit.service import serve
 from servicekit.settings import load_settings
-
-from intake.bootstrap import build_app
-from intake.settings import IntakeSettings
 
 
 def main() -> None:

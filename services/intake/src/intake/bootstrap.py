@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from cityconfig import load_city
 from fastapi import FastAPI
-from servicekit.outbox import OutboxRelay
-from servicekit.service import ServiceRuntime, create_app
 
+from cityconfig import load_city
 from intake.entrypoints import http
 from intake.service import IntakeContext
 from intake.settings import IntakeSettings
+from servicekit.outbox import OutboxRelay
+from servicekit.service import ServiceRuntime, create_app
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 

@@ -1,9 +1,8 @@
+from notifier.bootstrap import build_app
+from notifier.settings import NotifierSettings
 from servicekit.logs import configure
 from servicekit.service import serve
 from servicekit.settings import load_settings
-
-from notifier.bootstrap import build_app
-from notifier.settings import NotifierSettings
 
 
 def main() -> None:

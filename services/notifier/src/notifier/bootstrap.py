@@ -4,18 +4,18 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from fastapi import FastAPI
+
 from cityconfig import load_city
 from contracts import CASE_CREATED, CASE_STATUS_CHANGED
-from fastapi import FastAPI
-from servicekit.kafka import ConsumerSpec
-from servicekit.service import ServiceRuntime, create_app
-
 from notifier.adapters.senders import Mailer, PushGateway
 from notifier.dispatcher import Dispatcher
 from notifier.entrypoints import http
 from notifier.handler import NotifierHandler
 from notifier.service import NotifierContext
 from notifier.settings import NotifierSettings
+from servicekit.kafka import ConsumerSpec
+from servicekit.service import ServiceRuntime, create_app
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 

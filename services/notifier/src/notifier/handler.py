@@ -9,16 +9,16 @@ from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
 
+from prometheus_client import Counter
+
 from cityconfig import CityIndex
 from contracts import CaseCreated, CaseStatusChanged, Event
-from prometheus_client import Counter
-from servicekit.kafka import Delivery
-
 from notifier.adapters import deliveries
 from notifier.adapters.deliveries import NewDelivery
 from notifier.adapters.render import Rendered, render_case
 from notifier.domain.messages import language_of, template_for
 from notifier.settings import NotifierSettings
+from servicekit.kafka import Delivery
 
 log = logging.getLogger(__name__)
 

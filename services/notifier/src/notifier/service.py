@@ -4,7 +4,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from cityconfig import CityIndex
-
 from notifier.dispatcher import Dispatcher
 
 

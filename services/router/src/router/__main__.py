@@ -1,9 +1,8 @@
+from router.bootstrap import build_app
+from router.settings import RouterSettings
 from servicekit.logs import configure
 from servicekit.service import serve
 from servicekit.settings import load_settings
-
-from router.bootstrap import build_app
-from router.settings import RouterSettings
 
 
 def main() -> None:

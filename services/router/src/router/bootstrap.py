@@ -6,15 +6,15 @@ import logging
 from pathlib import Path
 from typing import Any
 
+from fastapi import FastAPI
+
 from cityconfig import load_city
 from contracts import CASE_CREATED, CASE_STATUS_CHANGED
-from fastapi import FastAPI
-from servicekit.kafka import ConsumerSpec
-from servicekit.service import ServiceRuntime, create_app
-
 from router.domain.locate import DistrictLocator
 from router.entrypoints.consumers import RouterHandler
 from router.settings import RouterSettings
+from servicekit.kafka import ConsumerSpec
+from servicekit.service import ServiceRuntime, create_app
 
 log = logging.getLogger(__name__)
 MIGRATIONS = Path(__file__).parent / "migrations"

@@ -8,13 +8,11 @@ import sys
 
 from servicekit.logs import configure
 from servicekit.settings import load_settings
-
 from tracker.settings import TrackerSettings
 
 
 async def _keys(settings: TrackerSettings, args: argparse.Namespace) -> None:
     from servicekit import db
-
     from tracker.auth import issue_key, revoke_keys
     from tracker.bootstrap import MIGRATIONS
 
@@ -50,7 +48,6 @@ def main(argv: list[str] | None = None) -> None:
         asyncio.run(_keys(settings, args))
     elif args.command == "replay":
         from cityconfig import load_city
-
         from tracker import replay
 
         count = replay.run(
@@ -59,7 +56,6 @@ def main(argv: list[str] | None = None) -> None:
         print(f"replayed {count[0]} events into {args.database_url} ({count[1]} unprocessable, skipped)")
     else:
         from servicekit.service import serve
-
         from tracker.bootstrap import build_app
 
         serve(build_app(settings), settings)

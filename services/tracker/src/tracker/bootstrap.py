@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from fastapi import FastAPI
+
 from cityconfig import load_city
 from contracts import CASE_CREATED, CASE_ROUTED, CASE_STATUS_CHANGED
-from fastapi import FastAPI
 from servicekit.kafka import ConsumerSpec
 from servicekit.outbox import OutboxRelay
 from servicekit.service import ServiceRuntime, create_app
-
 from tracker.adapters.sla import run_periodic
 from tracker.entrypoints import public, staff
 from tracker.entrypoints.deps import TrackerContext

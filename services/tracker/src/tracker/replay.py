@@ -7,11 +7,11 @@ import logging
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer
+
 from cityconfig import CityIndex
 from contracts import ContractError, decode
 from servicekit import db
 from servicekit.kafka import Delivery, topic_partitions
-
 from tracker.bootstrap import MIGRATIONS, TOPICS
 from tracker.service import TrackerService
 

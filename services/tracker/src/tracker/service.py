@@ -11,6 +11,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from prometheus_client import Counter, Histogram
+
 from cityconfig import CityIndex
 from contracts import (
     TOPICS,
@@ -25,10 +27,8 @@ from contracts import (
     Language,
     RoutingReason,
 )
-from prometheus_client import Counter, Histogram
 from servicekit import outbox
 from servicekit.kafka import Delivery
-
 from tracker.adapters import store
 from tracker.adapters.store import CaseRow, Change
 from tracker.domain.lifecycle import StatusTransitionError, check_transition

@@ -6,10 +6,10 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from cityconfig import CityIndex
-from contracts import CaseStatus
 from pydantic import BaseModel, Field
 
+from cityconfig import CityIndex
+from contracts import CaseStatus
 from tracker.adapters import store
 from tracker.domain.lifecycle import label
 

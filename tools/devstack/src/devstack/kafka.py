@@ -166,6 +166,7 @@ async def ensure_topics(bootstrap: str, timeout: float = 60.0) -> None:
     """Create every topic of the contracts (and its dead-letter topic); ready means metadata answers."""
     from aiokafka.admin import AIOKafkaAdminClient, NewTopic
     from aiokafka.errors import KafkaError, TopicAlreadyExistsError
+
     from contracts.topics import all_topic_names
 
     deadline = time.monotonic() + timeout

@@ -22,11 +22,11 @@ from typing import Any
 
 import httpx
 import pytest
-from servicekit.kafka import topic_partitions
 
 from devstack import cli, kafka
 from devstack.config import StackConfig, load
 from devstack.proc import read_pid, spawn, stop_pid, stop_pidfile, tail
+from servicekit.kafka import topic_partitions
 
 
 @dataclass

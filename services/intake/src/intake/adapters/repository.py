@@ -8,6 +8,7 @@ from typing import Any
 from uuid import UUID
 
 import asyncpg
+
 from contracts import CaseCreated
 from servicekit import outbox
 

@@ -9,9 +9,10 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
+from pydantic import BaseModel, ConfigDict, EmailStr, Field, HttpUrl, field_validator
+
 from cityconfig import CityIndex
 from contracts import Case, CaseKind, CategoryRef, Channel, Consent, Language, Location, Reporter
-from pydantic import BaseModel, ConfigDict, EmailStr, Field, HttpUrl, field_validator
 
 MAX_PHOTOS = 5
 

@@ -9,14 +9,12 @@ from datetime import UTC, datetime
 from typing import Annotated, Any
 from uuid import uuid4
 
-from contracts import CaseCreated, CaseKind
 from fastapi import APIRouter, Depends, Header, Request
 from fastapi.responses import JSONResponse
 from prometheus_client import Counter
 from pydantic import BaseModel, Field
-from servicekit.logs import log_context
-from servicekit.problems import ProblemError
 
+from contracts import CaseCreated, CaseKind
 from intake.adapters import repository
 from intake.domain.emergency import detect_emergency
 from intake.domain.submission import (
@@ -27,6 +25,8 @@ from intake.domain.submission import (
     problem_fields,
 )
 from intake.service import IntakeContext
+from servicekit.logs import log_context
+from servicekit.problems import ProblemError
 
 log = logging.getLogger(__name__)
 

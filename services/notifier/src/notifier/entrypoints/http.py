@@ -9,16 +9,16 @@ import uuid
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
-from contracts import Language
 from fastapi import APIRouter, Header, Request
 from fastapi.responses import PlainTextResponse
 from pydantic import AwareDatetime, BaseModel, EmailStr, Field, model_validator
-from servicekit.problems import ProblemError
 
+from contracts import Language
 from notifier.adapters import deliveries
 from notifier.adapters.deliveries import NewDelivery
 from notifier.adapters.render import render_alert
 from notifier.service import NotifierContext
+from servicekit.problems import ProblemError
 
 router = APIRouter(prefix="/v1")
 

@@ -8,11 +8,12 @@ import math
 from dataclasses import dataclass
 from pathlib import Path
 
-from cityconfig import CityIndex, District
-from contracts import DistrictSource, Location
 from shapely import STRtree
 from shapely.geometry import Point, shape
 from shapely.geometry.base import BaseGeometry
+
+from cityconfig import CityIndex, District
+from contracts import DistrictSource, Location
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,6 @@ from enum import StrEnum
 
 from cityconfig import CityIndex, LeafEntry, Rule
 from contracts import CaseDetails, CaseKind, DistrictSource
-
 from router.domain.locate import DistrictLocator, Located
 
 DISTRICT_OFFICE = "district_office"

@@ -8,6 +8,8 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
+from prometheus_client import Counter, Histogram
+
 from cityconfig import CityIndex
 from contracts import (
     Actor,
@@ -19,13 +21,11 @@ from contracts import (
     CaseStatusChanged,
     RoutingReason,
 )
-from prometheus_client import Counter, Histogram
-from servicekit.kafka import Delivery, Publisher
-from servicekit.metrics import LATENCY_BUCKETS
-
 from router.adapters import store
 from router.domain.locate import DistrictLocator
 from router.domain.routing import TRIAGE_TEXT, decide
+from servicekit.kafka import Delivery, Publisher
+from servicekit.metrics import LATENCY_BUCKETS
 
 log = logging.getLogger(__name__)
 

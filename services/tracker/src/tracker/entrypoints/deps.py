@@ -7,10 +7,10 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Annotated, Any
 
-from cityconfig import CityIndex
 from fastapi import Header, Request
-from servicekit.problems import ProblemError
 
+from cityconfig import CityIndex
+from servicekit.problems import ProblemError
 from tracker.auth import Principal, authenticate
 from tracker.domain.lifecycle import StatusTransitionError
 from tracker.service import ForbiddenError, NotFoundError, TrackerService

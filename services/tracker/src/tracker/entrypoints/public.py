@@ -6,11 +6,11 @@ from datetime import datetime
 from typing import Annotated, Any
 from uuid import UUID
 
-from contracts import CaseStatus
 from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, Field
-from servicekit.problems import ProblemError
 
+from contracts import CaseStatus
+from servicekit.problems import ProblemError
 from tracker.entrypoints.deps import ctx, domain_errors
 from tracker.views import MAX_PAGE_SIZE, CaseList, PublicCase, case_view, case_view_by_number, list_cases
 

@@ -5,11 +5,11 @@ from __future__ import annotations
 from typing import Annotated, Any
 from uuid import UUID
 
-from contracts import Actor, ActorKind, CaseStatus
 from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel, Field
-from servicekit.problems import ProblemError
 
+from contracts import Actor, ActorKind, CaseStatus
+from servicekit.problems import ProblemError
 from tracker.auth import Principal
 from tracker.entrypoints.deps import ctx, domain_errors, principal, require_role
 from tracker.entrypoints.public import TransitionResult
