@@ -240,6 +240,11 @@ def register_consumer(broker: KafkaBroker, spec: ConsumerSpec, publisher: Publis
     """A FastStream batch subscriber whose offsets are committed only after the handler succeeded
     (AckPolicy.NACK_ON_ERROR: a transient failure seeks back, so the batch comes again)."""
     failures = {"count": 0}
+    for topic in spec.topics:  # the series exist at zero before anything happens
+        metrics.DEAD_LETTERS.labels(spec.service, topic)
+        metrics.RETRIES.labels(spec.service, topic)
+        for outcome in ("processed", "dead_lettered"):
+            metrics.CONSUMED.labels(spec.service, topic, outcome)
 
     @broker.subscriber(
         *spec.topics,

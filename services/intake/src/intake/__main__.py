@@ -1,13 +1,51 @@
-from intake.bootstrap import build_app
+"""`python -m intake` serves; `python -m intake keys issue|revoke --client NAME` manages Open311 client keys."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+
 from intake.settings import IntakeSettings
 from servicekit.logs import configure
-from servicekit.service import serve
 from servicekit.settings import load_settings
 
 
-def main() -> None:
+async def _keys(settings: IntakeSettings, args: argparse.Namespace) -> None:
+    from intake.adapters.clients import issue_client_key, revoke_client_keys
+    from intake.bootstrap import MIGRATIONS
+    from servicekit import db
+
+    pool = await db.create_pool(settings.database_url, 2)
+    try:
+        await db.migrate(pool, MIGRATIONS, "intake")
+        async with pool.acquire() as conn:
+            if args.action == "issue":
+                print(await issue_client_key(conn, args.client))
+            else:
+                count = await revoke_client_keys(conn, args.client, args.keep_newest)
+                print(f"revoked {count} key(s) of {args.client}")
+    finally:
+        await pool.close()
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="intake")
+    sub = parser.add_subparsers(dest="command")
+    sub.add_parser("serve", help="run the service (default)")
+    keys = sub.add_parser("keys", help="issue or revoke Open311 client api_keys (stored hashed)")
+    keys.add_argument("action", choices=["issue", "revoke"])
+    keys.add_argument("--client", required=True, help="the client application's name")
+    keys.add_argument("--keep-newest", type=int, default=0, help="with revoke: keep the N newest keys")
+    args = parser.parse_args(sys.argv[1:] if argv is None else argv)
     settings = load_settings(IntakeSettings)
     configure("intake", settings.log_level)
+    if args.command == "keys":
+        asyncio.run(_keys(settings, args))
+        return
+    from intake.bootstrap import build_app
+    from servicekit.service import serve
+
     serve(build_app(settings), settings)
 
 

@@ -7,7 +7,8 @@ from pathlib import Path
 from fastapi import FastAPI
 
 from cityconfig import load_city
-from intake.entrypoints import http
+from intake.adapters.clients import TrackerClient
+from intake.entrypoints import http, open311
 from intake.service import IntakeContext
 from intake.settings import IntakeSettings
 from servicekit.outbox import OutboxRelay
@@ -33,8 +34,10 @@ def build_app(settings: IntakeSettings) -> FastAPI:
         max_body_bytes=settings.max_body_bytes,
         description="The only door into the city contact centre: every channel submits cases here.",
     )
+    tracker = TrackerClient(settings.tracker_url)
     app.state.intake = IntakeContext(
-        city=city, pool=pool, relay=relay, public_base_url=settings.public_base_url
+        city=city, pool=pool, relay=relay, public_base_url=settings.public_base_url, tracker=tracker
     )
     app.include_router(http.router)
+    app.include_router(open311.router)
     return app

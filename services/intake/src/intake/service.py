@@ -7,6 +7,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from cityconfig import CityIndex
+from intake.adapters.clients import TrackerClient
 from servicekit.outbox import OutboxRelay
 
 
@@ -16,6 +17,7 @@ class IntakeContext:
     pool: Any
     relay: OutboxRelay
     public_base_url: str
+    tracker: TrackerClient
 
     @property
     def timezone(self) -> ZoneInfo:

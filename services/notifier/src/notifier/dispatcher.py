@@ -14,6 +14,7 @@ from prometheus_client import Counter, Gauge, Histogram
 
 from notifier.adapters import deliveries
 from notifier.adapters.senders import Mailer, PermanentFailure, PushGateway
+from notifier.domain.messages import TEXTS
 from notifier.settings import NotifierSettings
 
 log = logging.getLogger(__name__)
@@ -34,6 +35,12 @@ LATENCY = Histogram(
 )
 
 STALE_AFTER_S = 120.0
+
+for _channel in ("email", "push"):  # bounded label sets exist at zero from the start
+    for _template in (*TEXTS, "alert_info", "alert_warning", "alert_danger"):
+        SENT.labels(_channel, _template)
+        FAILED.labels(_channel, _template)
+    RETRIES.labels(_channel)
 CONNECTION_ERRORS = (
     OSError,
     TimeoutError,

@@ -40,7 +40,12 @@ def build_app(settings: TrackerSettings) -> FastAPI:
         await relay.run()
 
     async def periodic(_: ServiceRuntime) -> None:
-        await run_periodic(runtime.db, settings.sla_check_interval_s, settings.metrics_refresh_s)
+        await run_periodic(
+            runtime.db,
+            settings.sla_check_interval_s,
+            settings.metrics_refresh_s,
+            [u.id for u in city.config.units],
+        )
 
     runtime.add_task(relay_task)
     runtime.add_task(periodic)

@@ -97,6 +97,7 @@ _RULES: list[tuple[str, str]] = [
     ("threat_to_life", r"(загроза життю|помирає|помирае|самогубств|рятуйте)"),
 ]
 
+RULE_IDS = tuple(dict.fromkeys(rule_id for rule_id, _ in _RULES))
 _COMPILED = [(rule_id, re.compile(fold(pattern))) for rule_id, pattern in _RULES]
 
 

@@ -14,9 +14,9 @@ from fastapi.responses import JSONResponse
 from prometheus_client import Counter
 from pydantic import BaseModel, Field
 
-from contracts import CaseCreated, CaseKind
+from contracts import CaseCreated, CaseKind, Channel
 from intake.adapters import repository
-from intake.domain.emergency import detect_emergency
+from intake.domain.emergency import RULE_IDS, detect_emergency
 from intake.domain.submission import (
     CaseSubmission,
     build_case,
@@ -46,6 +46,10 @@ EMERGENCY_MESSAGE = {
 }
 
 router = APIRouter(prefix="/v1", tags=["cases"])
+
+for _channel in Channel:  # bounded label sets exist at zero from the start
+    for _rule in RULE_IDS:
+        EMERGENCIES.labels(_channel.value, _rule)
 
 
 async def require_json(request: Request) -> None:

@@ -39,6 +39,9 @@ ROUTING_LATENCY = Histogram(
     buckets=LATENCY_BUCKETS,
 )
 
+for _reason in TRIAGE_TEXT:  # bounded label sets exist at zero from the start
+    TRIAGED.labels(_reason.value)
+
 NAMESPACE = uuid.UUID("6f1c7c1e-5d2a-4b8e-9a51-0c9e2f7d4a10")
 
 

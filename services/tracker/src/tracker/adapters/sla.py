@@ -29,7 +29,7 @@ async def mark_overdue(conn: Any) -> int:
     return len(rows)
 
 
-async def refresh_gauges(conn: Any) -> None:
+async def refresh_gauges(conn: Any, units: list[str]) -> None:
     open_rows = await conn.fetch(
         "SELECT status, coalesce(unit_id, 'none') AS unit, count(*) AS n FROM cases "
         "WHERE status NOT IN ('closed', 'duplicate') GROUP BY 1, 2"
@@ -42,11 +42,12 @@ async def refresh_gauges(conn: Any) -> None:
     for r in open_rows:
         OPEN_CASES.labels(r["status"], r["unit"]).set(r["n"])
     OVERDUE_CASES.clear()
-    for r in overdue_rows:
-        OVERDUE_CASES.labels(r["unit"]).set(r["n"])
+    overdue = {r["unit"]: r["n"] for r in overdue_rows}
+    for unit in {*units, *overdue}:
+        OVERDUE_CASES.labels(unit).set(overdue.get(unit, 0))
 
 
-async def run_periodic(pool: Any, sla_interval: float, gauges_interval: float) -> None:
+async def run_periodic(pool: Any, sla_interval: float, gauges_interval: float, units: list[str]) -> None:
     loop = asyncio.get_running_loop()
     next_sla = next_gauges = loop.time()
     while True:
@@ -59,6 +60,6 @@ async def run_periodic(pool: Any, sla_interval: float, gauges_interval: float) -
             next_sla = now + sla_interval
         if now >= next_gauges:
             async with pool.acquire() as conn:
-                await refresh_gauges(conn)
+                await refresh_gauges(conn, units)
             next_gauges = now + gauges_interval
         await asyncio.sleep(max(0.05, min(next_sla, next_gauges) - loop.time()))
