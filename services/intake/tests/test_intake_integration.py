@@ -201,3 +201,33 @@ async def test_categories_describe_the_form(intake: RunningService) -> None:
         "uk": "Пошкоджений світлофор",
     }
     assert lights["requires"] == ["location"]
+
+
+PNG = bytes.fromhex(
+    "89504e470d0a1a0a0000000d4948445200000001000000010806000000"
+    "1f15c4890000000d49444154789c6360000002000001e221bc330000000049454e44ae426082"
+)
+
+
+async def test_photos_are_uploaded_checked_and_used_in_a_case(intake: RunningService) -> None:
+    async with httpx.AsyncClient(timeout=30) as client:
+        stored = await client.post(
+            f"{intake.url}/v1/photos", files={"photo": ("dziura.png", PNG, "image/png")}
+        )
+        assert stored.status_code == 201, stored.text
+        photo = stored.json()
+        assert photo["content_type"] == "image/png"
+        served = await client.get(f"{intake.url}/v1/photos/{photo['photo_id']}")
+        assert served.content == PNG
+        assert served.headers["content-type"] == "image/png"
+        fake = await client.post(
+            f"{intake.url}/v1/photos", files={"photo": ("x.jpg", b"MZ\x90\x00evil", "image/jpeg")}
+        )
+        assert fake.status_code == 415
+        huge = await client.post(
+            f"{intake.url}/v1/photos",
+            files={"photo": ("big.png", PNG + b"\x00" * (6 * 1024 * 1024), "image/png")},
+        )
+        assert huge.status_code == 413
+        case = await client.post(f"{intake.url}/v1/cases", json={**CASE, "photos": [photo["url"]]})
+        assert case.status_code == 201, case.text

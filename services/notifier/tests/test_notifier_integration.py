@@ -186,7 +186,12 @@ async def test_a_case_life_gives_exactly_the_expected_messages_once(
     async with httpx.AsyncClient() as client:
         metrics = (await client.get(f"{notifier.url}/metrics")).text
     assert 'cc_notifier_sent_total{channel="email",template="confirmation"} 1.0' in metrics
-    assert "cc_notifier_failed_total{" not in metrics
+    assert "cc_notifier_smtp_connections_total 1.0" in metrics  # one connection for every mail
+    assert not [
+        line
+        for line in metrics.splitlines()
+        if line.startswith("cc_notifier_failed_total{") and not line.endswith(" 0.0")
+    ]
 
 
 async def test_mail_waits_while_smtp_is_down_and_all_arrives_when_it_is_back(
@@ -255,3 +260,53 @@ async def test_alerts_reach_only_the_subscribers_of_their_districts(
         assert unsubscribed.status_code == 200, (link, unsubscribed.text)
         again = await client.post("/v1/alerts", json=alert, headers={"X-API-Key": OPERATOR_KEY})
         assert again.json()["recipients"] == 2
+
+
+async def test_two_instances_send_each_confirmation_exactly_once(
+    stack: Stack, services: Any, notifier_env: dict[str, str], smtp_server: SmtpServer
+) -> None:
+    await asyncio.gather(
+        services("notifier", {**notifier_env, "NOTIFIER_INSTANCE_ID": "a"}),
+        services("notifier", {**notifier_env, "NOTIFIER_INSTANCE_ID": "b"}),
+    )
+    tag = uuid.uuid4().hex[:6]
+    cases = [created(f"{tag}-{i}@example.org", "pl") for i in range(40)]
+    await asyncio.sleep(2)  # both members in the group
+    await publish(stack.kafka_bootstrap, *cases)
+    await publish(stack.kafka_bootstrap, *cases)  # and redelivered
+    deadline = asyncio.get_running_loop().time() + 60
+    while asyncio.get_running_loop().time() < deadline:
+        if len([m for m in read_messages(smtp_server.directory) if tag in m["to"]]) >= 40:
+            break
+        await asyncio.sleep(0.3)
+    await asyncio.sleep(2)
+    per_address: dict[str, int] = {}
+    for m in read_messages(smtp_server.directory):
+        if tag in m["to"]:
+            per_address[m["to"]] = per_address.get(m["to"], 0) + 1
+    assert per_address == {c.case.reporter.email: 1 for c in cases if c.case.reporter}
+
+
+async def test_after_the_retry_budget_a_delivery_is_marked_failed(
+    stack: Stack, services: Any, notifier_env: dict[str, str], smtp_server: SmtpServer
+) -> None:
+    smtp_server.stop()  # nobody answers on the SMTP port
+    notifier: RunningService = await services(
+        "notifier",
+        {
+            **notifier_env,
+            "NOTIFIER_MAX_ATTEMPTS": "3",
+            "NOTIFIER_RETRY_BASE_S": "0.1",
+            "NOTIFIER_RETRY_MAX_S": "0.2",
+        },
+    )
+    await publish(stack.kafka_bootstrap, created(f"{uuid.uuid4().hex[:8]}@example.org"))
+    async with httpx.AsyncClient() as client:
+        for _ in range(100):
+            metrics = (await client.get(f"{notifier.url}/metrics")).text
+            if 'cc_notifier_failed_total{channel="email",template="confirmation"} 1.0' in metrics:
+                break
+            await asyncio.sleep(0.2)
+    assert 'cc_notifier_failed_total{channel="email",template="confirmation"} 1.0' in metrics
+    assert 'cc_notifier_retries_total{channel="email"} 2.0' in metrics
+    assert '"msg": "delivery failed"' in notifier.log.read_text()

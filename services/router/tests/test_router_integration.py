@@ -175,3 +175,36 @@ async def test_two_instances_share_the_partitions_without_double_routing(
         await watcher.collect(lambda rs: False, timeout=2)  # anything doubled would show up now
     counts = Counter(decode(r.topic, r.value).case_id for r in watcher.records)
     assert {case_id: counts[case_id] for case_id in ids} == dict.fromkeys(ids, 1)
+
+
+async def test_dead_letters_are_re_driven_after_a_fix(
+    stack: Stack, services: Any, router_env: dict[str, str]
+) -> None:
+    """A case dead-lettered by a faulty earlier version is listed, then re-driven and routed once."""
+    from servicekit.dlq import list_letters, redrive
+
+    await services("router", router_env)
+    letter = created("drogi.sygnalizacja")
+    key, value, headers = encode(letter)
+    producer = AIOKafkaProducer(bootstrap_servers=stack.kafka_bootstrap, acks="all")
+    await producer.start()
+    try:
+        await producer.send_and_wait(
+            "case.created.dlq",
+            value=value,
+            key=key,
+            headers=[
+                *headers,
+                ("dlq_reason", b"processing failed: KeyError (fixed in 1.0.1)"),
+                ("dlq_topic", b"case.created"),
+            ],
+        )
+    finally:
+        await producer.stop()
+    assert await list_letters(stack.kafka_bootstrap, "case.created") >= 1
+    async with watch(stack.kafka_bootstrap, "case.routed") as routed:
+        assert await redrive(stack.kafka_bootstrap, "case.created") >= 1
+        await routed.collect(lambda rs: bool(routed_for(rs, letter.case_id)))
+        await redrive(stack.kafka_bootstrap, "case.created")  # a second re-drive does not send our letter again
+        await routed.collect(lambda rs: False, timeout=2)
+    assert [e.unit_id for _, e in routed_for(routed.records, letter.case_id)] == ["zdm"]

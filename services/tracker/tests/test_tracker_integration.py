@@ -295,3 +295,50 @@ async def test_replay_rebuilds_identical_state(stack: Stack, tracker: Tracker, f
 
     assert await state(target) == await state(tracker.db)
     assert statuses(live) == ["new", "routed", "in_progress", "closed"]
+
+
+async def test_overdue_cases_are_marked_once_and_stay_marked_across_restarts(
+    stack: Stack, services: Any, fresh_db: Any
+) -> None:
+    group = f"tracker-sla-{uuid.uuid4().hex[:8]}"
+    await prime_group(stack.kafka_bootstrap, group, TOPICS)
+    db = await fresh_db("tracker")
+    env = {
+        "TRACKER_DATABASE_URL": db,
+        "TRACKER_CONSUMER_GROUP": group,
+        "TRACKER_SLA_CHECK_INTERVAL_S": "0.5",
+        "TRACKER_METRICS_REFRESH_S": "0.5",
+    }
+    svc: RunningService = await services("tracker", env)
+    t = Tracker(svc, db)
+    late, on_time = new_case(), new_case()
+    late_route = routed(late).model_copy(update={"sla_due_at": datetime.now(UTC) - timedelta(minutes=5)})
+    await publish(stack.kafka_bootstrap, late, late_route, on_time, routed(on_time))
+    view = await t.view(late.case_id, lambda v: v["overdue"] is True)
+    assert (await t.view(on_time.case_id, lambda v: v["status"] == "routed"))["overdue"] is False
+
+    async def marked_at() -> Any:
+        conn = await asyncpg.connect(db)
+        try:
+            return await conn.fetchval("SELECT overdue_at FROM cases WHERE case_id = $1", late.case_id)
+        finally:
+            await conn.close()
+
+    first = await marked_at()
+    await asyncio.sleep(1.5)
+    metrics = (await t.client.get("/metrics")).text
+    assert 'cc_tracker_cases_marked_overdue_total{unit="zdm"} 1.0' in metrics
+    assert 'cc_tracker_overdue_cases{unit="zdm"} 1.0' in metrics
+    assert 'cc_tracker_overdue_cases{unit="ztm"} 0.0' in metrics
+    await t.client.aclose()
+    svc.stop()
+    svc.start()
+    await svc.wait_ready()
+    t = Tracker(svc, db)
+    await asyncio.sleep(2)  # several checks after the restart
+    after = (await t.client.get("/metrics")).text
+    assert 'cc_tracker_cases_marked_overdue_total{unit="zdm"}' not in after  # nothing newly marked
+    assert 'cc_tracker_overdue_cases{unit="zdm"} 1.0' in after
+    assert await marked_at() == first
+    assert view["sla_due_at"] is not None
+    await t.client.aclose()

@@ -27,7 +27,8 @@ _HEADERS_SCHEMA: dict[str, Any] = {
 }
 
 
-def build() -> dict[str, Any]:
+def build(operations: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The document; `operations` (who sends and receives what) come from the services' wiring."""
     channels: dict[str, Any] = {}
     messages: dict[str, Any] = {}
     schemas: dict[str, Any] = {}
@@ -60,7 +61,7 @@ def build() -> dict[str, Any]:
             ),
             "bindings": {"kafka": {"topic": topic.dlq, "partitions": DLQ_PARTITIONS}},
         }
-    return {
+    document: dict[str, Any] = {
         "asyncapi": "3.0.0",
         "info": {
             "title": "City contact centre events",
@@ -71,10 +72,24 @@ def build() -> dict[str, Any]:
         "channels": channels,
         "components": {"messages": messages, "schemas": dict(sorted(schemas.items()))},
     }
+    if operations:
+        document["operations"] = operations
+    return document
 
 
-def render() -> str:
-    return json.dumps(build(), indent=2, ensure_ascii=False, sort_keys=False) + "\n"
+def operation(service: str, action: str, topic: str, group: str | None = None) -> tuple[str, dict[str, Any]]:
+    """One AsyncAPI operation: `service` sends to or receives from `topic`."""
+    name = f"{service}.{action}.{topic}"
+    summary = f"{service} {action}s {topic}" + (f" (consumer group {group})" if group else "")
+    spec = TOPICS.get(topic)
+    body: dict[str, Any] = {"action": action, "channel": {"$ref": f"#/channels/{topic}"}, "summary": summary}
+    if spec is not None:
+        body["messages"] = [{"$ref": f"#/channels/{topic}/messages/{spec.model.__name__}"}]
+    return name, body
+
+
+def render(operations: dict[str, Any] | None = None) -> str:
+    return json.dumps(build(operations), indent=2, ensure_ascii=False, sort_keys=False) + "\n"
 
 
 if __name__ == "__main__":

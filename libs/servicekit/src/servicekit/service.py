@@ -66,6 +66,7 @@ class ServiceRuntime:
         )
         self.pool: Any = None
         self.consumers: list[ConsumerSpec] = []
+        self.publishes: list[str] = []
         self._tasks: list[Task] = []
         self._running: list[asyncio.Task[None]] = []
         self.kafka_started = asyncio.Event()
@@ -74,6 +75,10 @@ class ServiceRuntime:
     def add_consumer(self, spec: ConsumerSpec) -> None:
         self.consumers.append(spec)
         register_consumer(self.broker, spec, self.publisher)
+
+    def declare_publishes(self, *topics: str) -> None:
+        """Topics this service publishes to (documentation: the AsyncAPI operations)."""
+        self.publishes.extend(topics)
 
     def add_task(self, task: Task) -> None:
         """A long-running coroutine started once the database is ready (cancelled at stop)."""
@@ -151,6 +156,7 @@ def create_app(
     description: str,
     version: str = "1.0.0",
     max_body_bytes: int = 1_048_576,
+    body_limits: dict[str, int] | None = None,
 ) -> FastAPI:
     @contextlib.asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -163,7 +169,7 @@ def create_app(
     app = FastAPI(title=title, description=description, version=version, lifespan=lifespan)
     app.state.runtime = runtime
     problems.install(app)
-    app.add_middleware(problems.BodyLimitMiddleware, max_bytes=max_body_bytes)
+    app.add_middleware(problems.BodyLimitMiddleware, max_bytes=max_body_bytes, per_path=body_limits or {})
 
     @app.get("/healthz", tags=["operations"], summary="Liveness: the process answers")
     async def healthz() -> dict[str, str]:

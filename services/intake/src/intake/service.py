@@ -18,6 +18,7 @@ class IntakeContext:
     relay: OutboxRelay
     public_base_url: str
     tracker: TrackerClient
+    own_base_url: str = "http://127.0.0.1:8001"
 
     @property
     def timezone(self) -> ZoneInfo:

@@ -9,7 +9,7 @@ from typing import Any
 from fastapi import FastAPI
 
 from cityconfig import load_city
-from contracts import CASE_CREATED, CASE_STATUS_CHANGED
+from contracts import CASE_CREATED, CASE_ROUTED, CASE_STATUS_CHANGED
 from router.domain.locate import DistrictLocator
 from router.entrypoints.consumers import RouterHandler
 from router.settings import RouterSettings
@@ -28,6 +28,7 @@ def build_app(settings: RouterSettings) -> FastAPI:
         extra={"mode": locator.mode, "boundaries_file": str(city.boundaries_file or "")},
     )
     runtime = ServiceRuntime("router", settings, MIGRATIONS)
+    runtime.declare_publishes(CASE_ROUTED.name)
     handler = RouterHandler(city, locator, runtime.db, runtime.publisher)
     runtime.add_consumer(
         ConsumerSpec(

@@ -24,6 +24,7 @@ TOPICS = [CASE_CREATED.name, CASE_ROUTED.name, CASE_STATUS_CHANGED.name]
 def build_app(settings: TrackerSettings) -> FastAPI:
     city = load_city(settings.city_config_dir)
     runtime = ServiceRuntime("tracker", settings, MIGRATIONS)
+    runtime.declare_publishes(CASE_STATUS_CHANGED.name, CASE_ROUTED.name)
     service = TrackerService(city, runtime.db)
     relay = OutboxRelay("tracker", runtime.db, runtime.publisher)
     runtime.add_consumer(

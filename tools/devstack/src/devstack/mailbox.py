@@ -14,6 +14,20 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
 
+class CountingHandler:
+    """Appends `time recipient` per received message to a file (cheap enough for a benchmark's storm)."""
+
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.file = path.open("a", buffering=1)
+
+    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:  # noqa: N802
+        now = time.time()
+        for rcpt in envelope.rcpt_tos:
+            self.file.write(f"{now:.6f} {rcpt}\n")
+        return "250 OK"
+
+
 class MailboxHandler:
     def __init__(self, directory: Path) -> None:
         self.directory = directory
@@ -42,8 +56,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--dir", type=Path, required=True)
     parser.add_argument("--port", type=int, default=2525)
     parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--count-to", type=Path, help="only append 'time recipient' lines to this file")
     args = parser.parse_args(argv)
-    controller = start_in_thread(args.dir, args.port, args.host)
+    if args.count_to:
+        controller = Controller(CountingHandler(args.count_to), hostname=args.host, port=args.port)
+        controller.start()
+    else:
+        controller = start_in_thread(args.dir, args.port, args.host)
     print(f"mailbox: SMTP on {args.host}:{args.port}, storing into {args.dir}", flush=True)
     stop = asyncio.Event()
 

@@ -125,3 +125,14 @@ def run(argv: Sequence[str], **kwargs: object) -> subprocess.CompletedProcess[st
     if result.returncode != 0:
         raise StackError(f"{' '.join(argv)} failed ({result.returncode}):\n{result.stdout}\n{result.stderr}")
     return result  # type: ignore[no-any-return]
+
+
+async def wait_port_free(port: int, timeout: float = 30.0) -> None:
+    """Wait until nothing listens on the port (a previous process may still be closing it)."""
+    import asyncio
+
+    deadline = time.monotonic() + timeout
+    while port_open(port):
+        if time.monotonic() > deadline:
+            raise StackError(f"port {port} is in use; stop what runs there (make down) and try again")
+        await asyncio.sleep(0.2)

@@ -43,6 +43,8 @@ def service_env(
     prefix = svc.name.upper()
     env[f"{prefix}_PORT"] = str(port or svc.port)
     env[f"{prefix}_INSTANCE_ID"] = instance
+    if svc.name == "intake" and port is None:
+        env.setdefault("INTAKE_MAIL_PORT", os.environ.get("INTAKE_MAIL_PORT", "2526"))
     boundaries = shared_boundaries(cfg)
     if boundaries and "CITY_BOUNDARIES_FILE" not in os.environ:
         env["CITY_BOUNDARIES_FILE"] = str(boundaries)

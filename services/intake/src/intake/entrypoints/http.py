@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import secrets
 from datetime import UTC, datetime
@@ -12,7 +13,7 @@ from uuid import uuid4
 from fastapi import APIRouter, Depends, Header, Request
 from fastapi.responses import JSONResponse
 from prometheus_client import Counter
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, ValidationError
 
 from contracts import CaseCreated, CaseKind, Channel
 from intake.adapters import repository
@@ -263,3 +264,21 @@ async def categories(request: Request) -> dict[str, Any]:
         "max_photos": 5,
         "categories": cats,
     }
+
+
+async def accept_mail(ctx: IntakeContext, fields: dict[str, Any], key: str) -> tuple[str, str]:
+    """The e-mail channel's way in: the same validation, emergency check, numbering and outbox."""
+    try:
+        submission = CaseSubmission.model_validate(fields)
+    except ValidationError as exc:
+        return "invalid", "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())[:300]
+    correlation_id = str(uuid4())
+    try:
+        with log_context(correlation_id=correlation_id):
+            answer = await accept(ctx, submission, key, correlation_id)
+    except ProblemError as exc:
+        if exc.type == "emergency":
+            return "emergency", "This looks like an emergency: call 112 now. / Zadzwon teraz pod numer 112."
+        return "invalid", (exc.detail or exc.title)[:300]
+    body = json.loads(bytes(answer.body))
+    return ("duplicate" if answer.headers.get("Idempotent-Replayed") else "case"), str(body["case_number"])

@@ -27,10 +27,3 @@ CREATE TABLE outbox (
     case_id     uuid NOT NULL,
     created_at  timestamptz NOT NULL DEFAULT now()
 );
-
--- Message-IDs of e-mails already turned into cases (the e-mail channel never doubles a case).
-CREATE TABLE inbound_messages (
-    message_id  text PRIMARY KEY,
-    case_id     uuid REFERENCES cases (case_id),
-    received_at timestamptz NOT NULL DEFAULT now()
-);

@@ -12,10 +12,13 @@ from typing import Any
 
 import aiosmtplib
 import httpx
+from prometheus_client import Counter
 
 from notifier.settings import NotifierSettings
 
 log = logging.getLogger(__name__)
+
+SMTP_CONNECTIONS = Counter("cc_notifier_smtp_connections_total", "SMTP connections opened (one is reused)")
 
 
 class PermanentFailure(Exception):
@@ -27,7 +30,6 @@ class Mailer:
         self.settings = settings
         self._smtp: aiosmtplib.SMTP | None = None
         self._lock = asyncio.Lock()
-        self.connections_opened = 0
 
     async def _connection(self) -> aiosmtplib.SMTP:
         if self._smtp is not None and self._smtp.is_connected:
@@ -44,7 +46,7 @@ class Mailer:
         if s.smtp_username and s.smtp_password:
             await smtp.login(s.smtp_username, s.smtp_password.get_secret_value())
         self._smtp = smtp
-        self.connections_opened += 1
+        SMTP_CONNECTIONS.inc()
         return smtp
 
     def build(
