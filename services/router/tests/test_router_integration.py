@@ -205,6 +205,8 @@ async def test_dead_letters_are_re_driven_after_a_fix(
     async with watch(stack.kafka_bootstrap, "case.routed") as routed:
         assert await redrive(stack.kafka_bootstrap, "case.created") >= 1
         await routed.collect(lambda rs: bool(routed_for(rs, letter.case_id)))
-        await redrive(stack.kafka_bootstrap, "case.created")  # a second re-drive does not send our letter again
+        await redrive(
+            stack.kafka_bootstrap, "case.created"
+        )  # a second re-drive does not send our letter again
         await routed.collect(lambda rs: False, timeout=2)
     assert [e.unit_id for _, e in routed_for(routed.records, letter.case_id)] == ["zdm"]

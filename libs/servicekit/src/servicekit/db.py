@@ -67,3 +67,15 @@ async def ping(pool: Any) -> bool:
         return True
     except Exception:
         return False
+
+
+async def lock_case(conn: Any, case_id: Any) -> None:
+    """Serialise work on one case across instances until the transaction ends (events of one case can
+    arrive on different topics, and so at different instances, at the same moment)."""
+    await conn.execute("SELECT pg_advisory_xact_lock($1)", _lock_id(f"case:{case_id}"))
+
+
+async def lock_cases(conn: Any, case_ids: Any) -> None:
+    """lock_case for a whole batch, in one order for every instance (no deadlocks between them)."""
+    for case_id in sorted({str(c) for c in case_ids}):
+        await lock_case(conn, case_id)

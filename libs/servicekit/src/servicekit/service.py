@@ -17,6 +17,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from servicekit import db, metrics, problems
 from servicekit.kafka import ConsumerSpec, Publisher, register_consumer
+from servicekit.ratelimit import RateLimiter, RateLimitMiddleware
 from servicekit.settings import ServiceSettings
 
 log = logging.getLogger(__name__)
@@ -157,6 +158,7 @@ def create_app(
     version: str = "1.0.0",
     max_body_bytes: int = 1_048_576,
     body_limits: dict[str, int] | None = None,
+    rate_limited: tuple[str, ...] = (),
 ) -> FastAPI:
     @contextlib.asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -169,6 +171,10 @@ def create_app(
     app = FastAPI(title=title, description=description, version=version, lifespan=lifespan)
     app.state.runtime = runtime
     problems.install(app)
+    settings = runtime.settings
+    if rate_limited and settings.rate_limit_per_s > 0:
+        limiter = RateLimiter(settings.rate_limit_per_s, settings.rate_limit_burst)
+        app.add_middleware(RateLimitMiddleware, service=runtime.name, limiter=limiter, prefixes=rate_limited)
     app.add_middleware(problems.BodyLimitMiddleware, max_bytes=max_body_bytes, per_path=body_limits or {})
 
     @app.get("/healthz", tags=["operations"], summary="Liveness: the process answers")

@@ -39,6 +39,10 @@ class ServiceSettings(BaseSettings):
     )
     log_level: str = Field(default="INFO", validation_alias=shared("LOG_LEVEL"))
     instance_id: str = Field(default="1", description="Distinguishes instances of one service in logs")
+    rate_limit_per_s: float = Field(
+        default=20.0, ge=0, description="Public endpoints: requests/s per client (0 = off)"
+    )
+    rate_limit_burst: int = Field(default=400, ge=1, description="Public endpoints: burst per client")
 
 
 S = TypeVar("S", bound=BaseSettings)

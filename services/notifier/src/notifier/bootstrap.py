@@ -46,6 +46,7 @@ def build_app(settings: NotifierSettings) -> FastAPI:
     runtime.add_task(dispatch)
     app = create_app(
         runtime,
+        rate_limited=("/v1/subscriptions", "/v1/unsubscribe"),
         title="Notifier",
         version="1.0.0",
         description="Tells residents what happened to their cases; delivers city alerts.",

@@ -88,34 +88,57 @@ class Dispatcher:
             )
 
     async def dispatch_once(self) -> int:
+        """Send one claimed batch: recipients in parallel (up to the SMTP pool), each recipient's messages in
+        order; when a channel is down its remaining messages go back untried."""
         async with self.pool.acquire() as conn:
             rows = await deliveries.claim(conn, self.settings.dispatch_batch, self.sender_id)
-        done = 0
-        for index, row in enumerate(rows):
-            try:
-                await self._deliver(row)
-            except PermanentFailure as exc:
-                await self._fail(row, str(exc))
-                continue
-            except CONNECTION_ERRORS as exc:
-                # the channel is down: this one is retried with backoff, the rest go back untried
-                await self._retry_or_fail(row, f"{type(exc).__name__}: {exc}")
-                rest = [r["id"] for r in rows[index + 1 :] if r["channel"] == row["channel"]]
-                async with self.pool.acquire() as conn:
-                    await deliveries.release(conn, rest, f"{row['channel']} unavailable")
-                others = [r for r in rows[index + 1 :] if r["channel"] != row["channel"]]
-                async with self.pool.acquire() as conn:
-                    await deliveries.release(conn, [r["id"] for r in others], "deferred")
-                return done
-            except Exception as exc:
-                await self._retry_or_fail(row, f"{type(exc).__name__}: {exc}")
-                continue
+        if not rows:
+            return 0
+        groups: dict[tuple[str, str], list[dict[str, Any]]] = {}
+        for row in rows:
+            groups.setdefault((row["channel"], row["recipient"]), []).append(row)
+        down: set[str] = set()
+        gate = asyncio.Semaphore(self.settings.smtp_connections)
+
+        async def serve(group: list[dict[str, Any]]) -> int:
+            sent = 0
+            async with gate:
+                for index, row in enumerate(group):
+                    if row["channel"] in down:
+                        await self._release(group[index:], f"{row['channel']} unavailable")
+                        return sent
+                    if await self._send_one(row, down):
+                        sent += 1
+                    elif row["channel"] in down:
+                        await self._release(group[index + 1 :], f"{row['channel']} unavailable")
+                        return sent
+            return sent
+
+        return sum(await asyncio.gather(*(serve(g) for g in groups.values())))
+
+    async def _release(self, rows: list[dict[str, Any]], reason: str) -> None:
+        if rows:
             async with self.pool.acquire() as conn:
-                await deliveries.mark_sent(conn, [row["id"]])
-            done += 1
-            SENT.labels(row["channel"], row["template"]).inc()
-            LATENCY.labels(row["channel"]).observe(max(0.0, time.time() - row["event_time"].timestamp()))
-        return done
+                await deliveries.release(conn, [r["id"] for r in rows], reason)
+
+    async def _send_one(self, row: dict[str, Any], down: set[str]) -> bool:
+        try:
+            await self._deliver(row)
+        except PermanentFailure as exc:
+            await self._fail(row, str(exc))
+            return False
+        except CONNECTION_ERRORS as exc:
+            down.add(row["channel"])
+            await self._retry_or_fail(row, f"{type(exc).__name__}: {exc}")
+            return False
+        except Exception as exc:
+            await self._retry_or_fail(row, f"{type(exc).__name__}: {exc}")
+            return False
+        async with self.pool.acquire() as conn:
+            await deliveries.mark_sent(conn, [row["id"]])
+        SENT.labels(row["channel"], row["template"]).inc()
+        LATENCY.labels(row["channel"]).observe(max(0.0, time.time() - row["event_time"].timestamp()))
+        return True
 
     async def _retry_or_fail(self, row: dict[str, Any], error: str) -> None:
         if row["attempts"] >= self.settings.max_attempts:

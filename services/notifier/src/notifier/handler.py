@@ -18,6 +18,7 @@ from notifier.adapters.deliveries import NewDelivery
 from notifier.adapters.render import Rendered, render_case
 from notifier.domain.messages import language_of, template_for
 from notifier.settings import NotifierSettings
+from servicekit import db
 from servicekit.kafka import Delivery
 
 log = logging.getLogger(__name__)
@@ -52,6 +53,7 @@ class NotifierHandler:
         # a case's creation is handled before its updates when both come in one batch
         ordered = sorted(batch, key=lambda d: 0 if isinstance(d.event, CaseCreated) else 1)
         async with self.pool.acquire() as conn, conn.transaction():
+            await db.lock_cases(conn, [d.event.case_id for d in batch])
             rows = await conn.fetch(
                 "INSERT INTO processed_events(event_id) SELECT unnest($1::uuid[]) "
                 "ON CONFLICT DO NOTHING RETURNING event_id",

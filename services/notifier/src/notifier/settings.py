@@ -20,6 +20,13 @@ class NotifierSettings(ServiceSettings):
     smtp_tls: bool = Field(default=False, validation_alias="SMTP_TLS", description="Implicit TLS (port 465)")
     smtp_starttls: bool = Field(default=False, validation_alias="SMTP_STARTTLS")
     smtp_timeout_s: float = Field(default=15.0, gt=0)
+    smtp_connections: int = Field(
+        default=4,
+        ge=1,
+        le=64,
+        validation_alias="SMTP_CONNECTIONS",
+        description="Reused SMTP connections (and recipients served at once)",
+    )
     mail_from: str = Field(default="Warszawa 19115 <no-reply@19115.localhost>")
     push_gateway_url: str | None = Field(default=None, description="HTTP endpoint of the app's push relay")
     push_gateway_token: SecretStr | None = None

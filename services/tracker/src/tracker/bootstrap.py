@@ -52,6 +52,7 @@ def build_app(settings: TrackerSettings) -> FastAPI:
     runtime.add_task(periodic)
     app = create_app(
         runtime,
+        rate_limited=("/v1/public/",),
         title="Tracker",
         version="1.0.0",
         description="Every case's state and public history; where units and consultants work.",

@@ -27,7 +27,7 @@ from contracts import (
     Language,
     RoutingReason,
 )
-from servicekit import outbox
+from servicekit import db, outbox
 from servicekit.kafka import Delivery
 from tracker.adapters import store
 from tracker.adapters.store import CaseRow, Change
@@ -98,6 +98,7 @@ class TrackerService:
     # ---- events -> state -------------------------------------------------------------------------
     async def handle(self, deliveries: list[Delivery]) -> None:
         async with self.pool.acquire() as conn, conn.transaction():
+            await db.lock_cases(conn, [d.event.case_id for d in deliveries])
             fresh = await store.claim_events(conn, [d.event.event_id for d in deliveries])
             seen: set[uuid.UUID] = set()
             for d in deliveries:

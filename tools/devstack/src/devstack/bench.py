@@ -21,7 +21,7 @@ import sys
 import time
 import uuid
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -116,6 +116,7 @@ class Bench:
     mail_log: Path = Path()
     smtp_port: int = 0
     results: dict[str, Any] = field(default_factory=dict)
+    duplicates: dict[str, int] = field(default_factory=dict)
 
     @property
     def run_dir(self) -> Path:
@@ -164,6 +165,7 @@ class Bench:
         env = {
             **self.cfg.env(),
             f"{prefix}_PORT": str(port),
+            f"{prefix}_RATE_LIMIT_PER_S": "0",  # one client floods on purpose here
             f"{prefix}_INSTANCE_ID": instance,
             f"{prefix}_DATABASE_URL": self.dbs[svc],
             f"{prefix}_CONSUMER_GROUP": f"bench-{self.tag}-{svc}",
@@ -223,13 +225,18 @@ class Bench:
 
     # ---- observation ----------------------------------------------------------------------------
     def mails(self, tag: str) -> dict[str, list[float]]:
-        seen: dict[str, list[float]] = {}
+        """Per recipient, the times of its distinct messages (the first is the confirmation)."""
+        seen: dict[str, dict[str, float]] = {}
+        self.duplicates[tag] = 0
         if self.mail_log.exists():
             for line in self.mail_log.read_text().splitlines():
-                stamp, rcpt = line.split(" ", 1)
+                stamp, rcpt, message_id = line.split(" ", 2)
                 if f"-{tag}@" in rcpt:
-                    seen.setdefault(rcpt, []).append(float(stamp))
-        return seen
+                    messages = seen.setdefault(rcpt, {})
+                    if message_id in messages:
+                        self.duplicates[tag] += 1  # the same delivery twice
+                    messages.setdefault(message_id, float(stamp))
+        return {rcpt: sorted(times.values()) for rcpt, times in seen.items()}
 
     async def tracked(self, case_ids: list[str]) -> int:
         conn = await asyncpg.connect(self.dbs["tracker"])
@@ -285,11 +292,55 @@ class RoutedWatcher:
             await self._consumer.stop()
 
 
-async def submit(client: httpx.AsyncClient, body: dict[str, Any]) -> tuple[str, float]:
-    response = await client.post("http://127.0.0.1:18001/v1/cases", json=body, timeout=120)
-    if response.status_code != 201:
-        raise RuntimeError(f"submission refused: {response.status_code} {response.text[:300]}")
-    return response.json()["case_id"], time.time()
+class KeepAliveClient:
+    """A minimal HTTP/1.1 client with a pool of keep-alive connections: the load generator must cost far
+    less CPU than the system it measures (httpx's pool bookkeeping grows with the queue)."""
+
+    def __init__(self, host: str, port: int, size: int) -> None:
+        self.host, self.port = host, port
+        self.pool: asyncio.Queue[tuple[asyncio.StreamReader, asyncio.StreamWriter]] = asyncio.Queue()
+        self.size = size
+        self.opened = 0
+
+    async def _connection(self) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+        if self.pool.empty() and self.opened < self.size:
+            self.opened += 1
+            return await asyncio.open_connection(self.host, self.port)
+        return await self.pool.get()
+
+    async def post_json(self, path: str, body: bytes) -> tuple[int, bytes]:
+        reader, writer = await self._connection()
+        try:
+            writer.write(
+                f"POST {path} HTTP/1.1\r\nHost: {self.host}\r\nContent-Type: application/json\r\n"
+                f"Content-Length: {len(body)}\r\n\r\n".encode()
+                + body
+            )
+            status_line = await reader.readline()
+            length = 0
+            while (line := await reader.readline()) not in (b"\r\n", b""):
+                name, _, value = line.partition(b":")
+                if name.strip().lower() == b"content-length":
+                    length = int(value.strip())
+            data = await reader.readexactly(length)
+        except BaseException:
+            writer.close()
+            self.opened -= 1
+            raise
+        self.pool.put_nowait((reader, writer))
+        return int(status_line.split()[1]), data
+
+    async def close(self) -> None:
+        while not self.pool.empty():
+            _, writer = self.pool.get_nowait()
+            writer.close()
+
+
+async def submit(client: KeepAliveClient, body: dict[str, Any]) -> tuple[str, float]:
+    status, data = await client.post_json("/v1/cases", json.dumps(body).encode())
+    if status != 201:
+        raise RuntimeError(f"submission refused: {status} {data[:300]!r}")
+    return json.loads(data)["case_id"], time.time()
 
 
 async def steady(bench: Bench, rate: float, duration: float) -> dict[str, Any]:
@@ -301,8 +352,8 @@ async def steady(bench: Bench, rate: float, duration: float) -> dict[str, Any]:
     visible: dict[str, float] = {}
     watcher = RoutedWatcher(bench.cfg.kafka_bootstrap)
     await watcher.start()
-    limits = httpx.Limits(max_connections=200, max_keepalive_connections=200)
-    async with httpx.AsyncClient(limits=limits) as client, httpx.AsyncClient() as poller:
+    client = KeepAliveClient("127.0.0.1", 18001, 100)
+    async with httpx.AsyncClient() as poller:
         stop_polling = asyncio.Event()
 
         async def poll_tracker() -> None:
@@ -327,7 +378,8 @@ async def steady(bench: Bench, rate: float, duration: float) -> dict[str, Any]:
                     if len(items) < 100:
                         break
                     page += 1
-                since = checked
+                # updated_at is the event's time, which may precede our last look: overlap the window
+                since = (datetime.fromisoformat(checked) - timedelta(seconds=10)).isoformat()
                 await asyncio.sleep(0.1)
 
         polling = asyncio.create_task(poll_tracker())
@@ -352,6 +404,7 @@ async def steady(bench: Bench, rate: float, duration: float) -> dict[str, Any]:
             await asyncio.sleep(0.5)
         stop_polling.set()
         await polling
+    await client.close()
     await watcher.stop()
     mails = bench.mails(tag)
     lat_201 = [answered[i][1] - sent[i] for i in answered]
@@ -376,7 +429,7 @@ async def steady(bench: Bench, rate: float, duration: float) -> dict[str, Any]:
             "lost_routed": total - len(lat_routed),
             "lost_tracked": total - len(lat_visible),
             "lost_email": total - len(lat_mail),
-            "duplicated_email": sum(len(v) - 1 for v in mails.values()),
+            "duplicated_email": bench.duplicates.get(tag, 0),
         },
     }
 
@@ -389,17 +442,17 @@ async def storm(bench: Bench, count: int, concurrency: int, name: str) -> dict[s
     await watcher.start()
     case_ids: list[str] = []
     before = bench.usage()
-    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+    client = KeepAliveClient("127.0.0.1", 18001, concurrency)
     started = time.time()
-    async with httpx.AsyncClient(limits=limits) as client:
-        queue = iter(range(count))
+    queue = iter(range(count))
 
-        async def worker() -> None:
-            for i in queue:
-                case_id, _ = await submit(client, bodies[i])
-                case_ids.append(case_id)
+    async def worker() -> None:
+        for i in queue:
+            case_id, _ = await submit(client, bodies[i])
+            case_ids.append(case_id)
 
-        await asyncio.gather(*(worker() for _ in range(concurrency)))
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    await client.close()
     submitted_at = time.time()
     tracked = 0
     routed_at = tracked_at = mailed_at = None
@@ -443,7 +496,7 @@ async def storm(bench: Bench, count: int, concurrency: int, name: str) -> dict[s
             "lost_routed": count - len([c for c in case_ids if c in watcher.first]),
             "lost_tracked": count - tracked,
             "lost_email": count - len(mails),
-            "duplicated_email": sum(len(v) - 1 for v in mails.values()),
+            "duplicated_email": bench.duplicates.get(tag, 0),
             "duplicate_numbers": count - len(set(case_ids)),
         },
     }
@@ -662,7 +715,6 @@ def failures(results: dict[str, Any]) -> list[str]:
 
 async def main_async(args: argparse.Namespace) -> int:
     cfg = load()
-    cli.up(cfg)
     bench = Bench(cfg)
     results: dict[str, Any] = {
         "started_at": datetime.now(UTC).isoformat(timespec="seconds"),
@@ -725,7 +777,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--floor", type=int, default=50000, help="messages through the Kafka floor (0: skip)")
     parser.add_argument("--no-scale-out", action="store_true")
     parser.add_argument("--label", default="run", help="a name for this run in bench/results/")
-    return asyncio.run(main_async(parser.parse_args(argv)))
+    args = parser.parse_args(argv)
+    cli.up(load())
+    return asyncio.run(main_async(args))
 
 
 if __name__ == "__main__":

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import re
 import signal
 import time
 import uuid
@@ -23,8 +24,12 @@ class CountingHandler:
 
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:  # noqa: N802
         now = time.time()
+        content = envelope.original_content or b""
+        head = content.split(b"\r\n\r\n", 1)[0]
+        found = re.search(rb"(?im)^message-id:\s*(\S+)", head)
+        message_id = found.group(1).decode(errors="replace") if found else "-"
         for rcpt in envelope.rcpt_tos:
-            self.file.write(f"{now:.6f} {rcpt}\n")
+            self.file.write(f"{now:.6f} {rcpt} {message_id}\n")
         return "250 OK"
 
 

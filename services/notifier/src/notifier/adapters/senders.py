@@ -26,14 +26,15 @@ class PermanentFailure(Exception):
 
 
 class Mailer:
+    """A small pool of SMTP connections, each reused for message after message (opened on first need)."""
+
     def __init__(self, settings: NotifierSettings) -> None:
         self.settings = settings
-        self._smtp: aiosmtplib.SMTP | None = None
-        self._lock = asyncio.Lock()
+        self._idle: asyncio.Queue[aiosmtplib.SMTP] = asyncio.Queue()
+        self._open = 0
+        self._changed = asyncio.Condition()
 
-    async def _connection(self) -> aiosmtplib.SMTP:
-        if self._smtp is not None and self._smtp.is_connected:
-            return self._smtp
+    async def _connect(self) -> aiosmtplib.SMTP:
         s = self.settings
         smtp = aiosmtplib.SMTP(
             hostname=s.smtp_host,
@@ -45,9 +46,33 @@ class Mailer:
         await smtp.connect()
         if s.smtp_username and s.smtp_password:
             await smtp.login(s.smtp_username, s.smtp_password.get_secret_value())
-        self._smtp = smtp
         SMTP_CONNECTIONS.inc()
         return smtp
+
+    async def _take(self) -> aiosmtplib.SMTP:
+        while True:
+            while not self._idle.empty():
+                smtp = self._idle.get_nowait()
+                if smtp.is_connected:
+                    return smtp
+                self._open -= 1
+            if self._open < self.settings.smtp_connections:
+                self._open += 1
+                try:
+                    return await self._connect()
+                except BaseException:
+                    self._open -= 1
+                    raise
+            async with self._changed:
+                await self._changed.wait()
+
+    async def _give_back(self, smtp: aiosmtplib.SMTP | None) -> None:
+        if smtp is not None:
+            self._idle.put_nowait(smtp)
+        else:
+            self._open -= 1
+        async with self._changed:
+            self._changed.notify()
 
     def build(
         self,
@@ -73,25 +98,27 @@ class Mailer:
         return msg
 
     async def send(self, message: EmailMessage) -> None:
-        async with self._lock:
-            smtp = await self._connection()
-            try:
-                errors, _ = await smtp.send_message(message)
-            except aiosmtplib.SMTPRecipientsRefused as exc:
-                raise PermanentFailure(f"recipient refused: {exc}") from exc
-            except (aiosmtplib.SMTPServerDisconnected, aiosmtplib.SMTPConnectError, OSError):
-                await self.close()
-                raise
-            if errors:
-                raise PermanentFailure(f"recipient refused: {errors}")
-
-    async def close(self) -> None:
-        if self._smtp is not None:
-            smtp, self._smtp = self._smtp, None
-            with contextlib.suppress(Exception):
-                await smtp.quit()
+        smtp = await self._take()
+        try:
+            errors, _ = await smtp.send_message(message)
+        except aiosmtplib.SMTPRecipientsRefused as exc:
+            await self._give_back(smtp)
+            raise PermanentFailure(f"recipient refused: {exc}") from exc
+        except BaseException:
             with contextlib.suppress(Exception):
                 smtp.close()
+            await self._give_back(None)
+            raise
+        await self._give_back(smtp)
+        if errors:
+            raise PermanentFailure(f"recipient refused: {errors}")
+
+    async def close(self) -> None:
+        while not self._idle.empty():
+            smtp = self._idle.get_nowait()
+            with contextlib.suppress(Exception):
+                await smtp.quit()
+        self._open = 0
 
 
 class PushGateway:

@@ -24,6 +24,7 @@ from contracts import (
 from router.adapters import store
 from router.domain.locate import DistrictLocator
 from router.domain.routing import TRIAGE_TEXT, decide
+from servicekit import db
 from servicekit.kafka import Delivery, Publisher
 from servicekit.metrics import LATENCY_BUCKETS
 
@@ -81,6 +82,7 @@ class RouterHandler:
     async def handle(self, deliveries: list[Delivery]) -> None:
         out: list[tuple[CaseRouted, datetime]] = []
         async with self.pool.acquire() as conn, conn.transaction():
+            await db.lock_cases(conn, [d.event.case_id for d in deliveries])
             fresh = await store.claim_events(conn, [d.event.event_id for d in deliveries])
             seen: set[uuid.UUID] = set()
             for d in deliveries:
