@@ -20,6 +20,11 @@ async def _init_connection(conn: asyncpg.Connection) -> None:
     await conn.set_type_codec("json", encoder=json.dumps, decoder=json.loads, schema="pg_catalog")
 
 
+async def _keep_session(conn: asyncpg.Connection) -> None:
+    """Released connections skip the RESET ALL round trip: the services keep no session state (the pool
+    still ends any open transaction), and advisory session locks are always released explicitly."""
+
+
 async def create_pool(dsn: str, size: int = 10) -> Any:
     return await asyncpg.create_pool(
         dsn,
@@ -28,6 +33,7 @@ async def create_pool(dsn: str, size: int = 10) -> Any:
         init=_init_connection,
         command_timeout=30,
         max_inactive_connection_lifetime=60,
+        reset=_keep_session,
     )
 
 

@@ -30,10 +30,11 @@ async def enqueue(conn: Any, events: list[Event]) -> None:
     for event in events:
         key, value, headers = encode(event)
         rows.append((event.event_type, key, value, [[k, v.decode()] for k, v in headers], event.case_id))
-    if rows:
-        await conn.executemany(
-            "INSERT INTO outbox(topic, key, payload, headers, case_id) VALUES ($1, $2, $3, $4, $5)", rows
-        )
+    sql = "INSERT INTO outbox(topic, key, payload, headers, case_id) VALUES ($1, $2, $3, $4, $5)"
+    if len(rows) == 1:
+        await conn.execute(sql, *rows[0])
+    elif rows:
+        await conn.executemany(sql, rows)
 
 
 def _headers(raw: Any) -> list[tuple[str, bytes]]:

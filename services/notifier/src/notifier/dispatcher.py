@@ -75,7 +75,7 @@ class Dispatcher:
                 message_id=row["message_id"],
                 unsubscribe_url=row["unsubscribe_url"],
             )
-            await self.mailer.send(message)
+            await self.mailer.send(row["recipient"], message)
         else:
             await self.push.send(
                 row["recipient"],

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
+import hashlib
 import logging
 from datetime import UTC, datetime
-from email.message import EmailMessage
-from email.utils import format_datetime
+from email.header import Header
+from email.utils import format_datetime, formataddr, parseaddr
 from typing import Any
 
 import aiosmtplib
@@ -83,24 +85,39 @@ class Mailer:
         html: str | None,
         message_id: str,
         unsubscribe_url: str | None,
-    ) -> EmailMessage:
-        msg = EmailMessage()
-        msg["From"] = self.settings.mail_from
-        msg["To"] = to
-        msg["Subject"] = subject
-        msg["Date"] = format_datetime(datetime.now(UTC))
-        msg["Message-ID"] = message_id
+    ) -> bytes:
+        """The message as bytes (multipart/alternative, UTF-8 in base64, RFC 2047 subject). Built directly:
+        the email package's header registry costs more CPU than everything else in the notifier."""
+        boundary = "=_cc_" + hashlib.sha256(message_id.encode()).hexdigest()[:24]
+        headers = [
+            f"From: {_header_address(self.settings.mail_from)}",
+            f"To: {to}",
+            f"Subject: {Header(subject, 'utf-8').encode(maxlinelen=76)}",
+            f"Date: {format_datetime(datetime.now(UTC))}",
+            f"Message-ID: {message_id}",
+            "MIME-Version: 1.0",
+        ]
         if unsubscribe_url:
-            msg["List-Unsubscribe"] = f"<{unsubscribe_url}>"
-        msg.set_content(text, charset="utf-8")
-        if html:
-            msg.add_alternative(html, subtype="html", charset="utf-8")
-        return msg
+            headers.append(f"List-Unsubscribe: <{unsubscribe_url}>")
+        if not html:
+            headers += ['Content-Type: text/plain; charset="utf-8"', "Content-Transfer-Encoding: base64"]
+            body = _b64(text)
+        else:
+            headers.append(f'Content-Type: multipart/alternative; boundary="{boundary}"')
+            body = (
+                "".join(
+                    f'--{boundary}\r\nContent-Type: {kind}; charset="utf-8"\r\n'
+                    f"Content-Transfer-Encoding: base64\r\n\r\n{_b64(content)}"
+                    for kind, content in (("text/plain", text), ("text/html", html))
+                )
+                + f"--{boundary}--\r\n"
+            )
+        return ("\r\n".join(headers) + "\r\n\r\n" + body).encode("ascii")
 
-    async def send(self, message: EmailMessage) -> None:
+    async def send(self, to: str, message: bytes) -> None:
         smtp = await self._take()
         try:
-            errors, _ = await smtp.send_message(message)
+            errors, _ = await smtp.sendmail(parseaddr(self.settings.mail_from)[1], [to], message)
         except aiosmtplib.SMTPRecipientsRefused as exc:
             await self._give_back(smtp)
             raise PermanentFailure(f"recipient refused: {exc}") from exc
@@ -119,6 +136,17 @@ class Mailer:
             with contextlib.suppress(Exception):
                 await smtp.quit()
         self._open = 0
+
+
+def _b64(text: str) -> str:
+    return base64.encodebytes(text.encode("utf-8")).decode("ascii").replace("\n", "\r\n")
+
+
+def _header_address(value: str) -> str:
+    name, address = parseaddr(value)
+    if name and not name.isascii():
+        return formataddr((Header(name, "utf-8").encode(), address))
+    return formataddr((name, address))
 
 
 class PushGateway:
