@@ -85,3 +85,14 @@ async def lock_cases(conn: Any, case_ids: Any) -> None:
     """lock_case for a whole batch, in one order for every instance (no deadlocks between them)."""
     for case_id in sorted({str(c) for c in case_ids}):
         await lock_case(conn, case_id)
+
+
+async def with_connection(dsn: str, migrations: Path, owner: str, work: Any) -> Any:
+    """For command-line tools: a migrated database, one connection, `await work(conn)`, then close."""
+    pool = await create_pool(dsn, 2)
+    try:
+        await migrate(pool, migrations, owner)
+        async with pool.acquire() as conn:
+            return await work(conn)
+    finally:
+        await pool.close()

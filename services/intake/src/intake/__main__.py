@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
+from typing import Any
 
 from intake.settings import IntakeSettings
 from servicekit.logs import configure
@@ -16,17 +17,13 @@ async def _keys(settings: IntakeSettings, args: argparse.Namespace) -> None:
     from intake.bootstrap import MIGRATIONS
     from servicekit import db
 
-    pool = await db.create_pool(settings.database_url, 2)
-    try:
-        await db.migrate(pool, MIGRATIONS, "intake")
-        async with pool.acquire() as conn:
-            if args.action == "issue":
-                print(await issue_client_key(conn, args.client))
-            else:
-                count = await revoke_client_keys(conn, args.client, args.keep_newest)
-                print(f"revoked {count} key(s) of {args.client}")
-    finally:
-        await pool.close()
+    async def work(conn: Any) -> str:
+        if args.action == "issue":
+            return await issue_client_key(conn, args.client)
+        count = await revoke_client_keys(conn, args.client, args.keep_newest)
+        return f"revoked {count} key(s) of {args.client}"
+
+    print(await db.with_connection(settings.database_url, MIGRATIONS, "intake", work))
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
+from typing import Any
 
 from servicekit.logs import configure
 from servicekit.settings import load_settings
@@ -16,17 +17,13 @@ async def _keys(settings: TrackerSettings, args: argparse.Namespace) -> None:
     from tracker.auth import issue_key, revoke_keys
     from tracker.bootstrap import MIGRATIONS
 
-    pool = await db.create_pool(settings.database_url, 2)
-    try:
-        await db.migrate(pool, MIGRATIONS, "tracker")
-        async with pool.acquire() as conn:
-            if args.action == "issue":
-                print(await issue_key(conn, args.role, args.subject, args.label))
-            else:
-                count = await revoke_keys(conn, args.role, args.subject, args.keep_newest)
-                print(f"revoked {count} key(s) of {args.role} {args.subject}")
-    finally:
-        await pool.close()
+    async def work(conn: Any) -> str:
+        if args.action == "issue":
+            return await issue_key(conn, args.role, args.subject, args.label)
+        count = await revoke_keys(conn, args.role, args.subject, args.keep_newest)
+        return f"revoked {count} key(s) of {args.role} {args.subject}"
+
+    print(await db.with_connection(settings.database_url, MIGRATIONS, "tracker", work))
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -33,7 +33,7 @@ from aiokafka.errors import TopicAlreadyExistsError
 
 from devstack import cli
 from devstack.config import StackConfig, load
-from devstack.proc import read_pid, spawn, stop_pidfile, wait_port_free
+from devstack.proc import read_pid, spawn, stop_pidfile, wait_port_free, wait_ready
 from devstack.testing import prime_group
 from servicekit.kafka import topic_partitions
 
@@ -181,15 +181,7 @@ class Bench:
         await wait_port_free(port)
         spawn(label, [sys.executable, "-m", svc], pidfile, self.run_dir / f"{label}.log", env)
         self.procs.append(Running(label, svc, port, pidfile))
-        async with httpx.AsyncClient() as client:
-            for _ in range(300):
-                try:
-                    if (await client.get(f"http://127.0.0.1:{port}/readyz", timeout=2)).status_code == 200:
-                        return
-                except httpx.HTTPError:
-                    pass
-                await asyncio.sleep(0.2)
-        raise RuntimeError(f"{label} did not become ready; see {self.run_dir / (label + '.log')}")
+        await wait_ready(port, pidfile, self.run_dir / f"{label}.log", label, timeout=60)
 
     async def teardown(self) -> None:
         for proc in self.procs:

@@ -136,3 +136,23 @@ async def wait_port_free(port: int, timeout: float = 30.0) -> None:
         if time.monotonic() > deadline:
             raise StackError(f"port {port} is in use; stop what runs there (make down) and try again")
         await asyncio.sleep(0.2)
+
+
+async def wait_ready(port: int, pidfile: Path, log: Path, label: str, timeout: float = 60.0) -> None:
+    """Poll a service's /readyz until 200; fail at once (with its log) when its process is gone."""
+    import asyncio
+
+    import httpx
+
+    deadline = time.monotonic() + timeout
+    async with httpx.AsyncClient() as client:
+        while time.monotonic() < deadline:
+            if read_pid(pidfile) is None:
+                raise StackError(f"{label} exited:\n{tail(log, 60)}")
+            try:
+                if (await client.get(f"http://127.0.0.1:{port}/readyz", timeout=2)).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            await asyncio.sleep(0.2)
+    raise StackError(f"{label} not ready in {timeout:.0f}s:\n{tail(log, 60)}")

@@ -20,12 +20,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 
 from devstack import cli, kafka
 from devstack.config import StackConfig, load
-from devstack.proc import read_pid, spawn, stop_pid, stop_pidfile, tail
+from devstack.proc import read_pid, spawn, stop_pid, stop_pidfile, wait_ready
 from servicekit.kafka import topic_partitions
 
 
@@ -220,18 +219,7 @@ class RunningService:
         spawn(self.name, [sys.executable, "-m", self.name.split(":")[0]], self.pidfile, self.log, self.env)
 
     async def wait_ready(self, timeout: float = 60.0) -> None:
-        deadline = time.monotonic() + timeout
-        async with httpx.AsyncClient() as client:
-            while time.monotonic() < deadline:
-                if not self.alive():
-                    raise RuntimeError(f"{self.name} exited:\n{tail(self.log, 60)}")
-                try:
-                    if (await client.get(f"{self.url}/readyz", timeout=2)).status_code == 200:
-                        return
-                except httpx.HTTPError:
-                    pass
-                await asyncio.sleep(0.2)
-        raise RuntimeError(f"{self.name} not ready in {timeout}s:\n{tail(self.log, 60)}")
+        await wait_ready(self.port, self.pidfile, self.log, self.name, timeout)
 
 
 @pytest.fixture
