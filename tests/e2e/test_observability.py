@@ -16,10 +16,8 @@ import httpx
 import pytest
 from aiokafka import AIOKafkaProducer
 
-from devstack.testing import Stack, free_port
+from devstack.testing import Stack, System, free_port
 from tracker.auth import issue_key
-
-from .conftest import System
 
 pytestmark = [pytest.mark.e2e, pytest.mark.integration]
 

@@ -11,9 +11,8 @@ import asyncpg
 import httpx
 import pytest
 
+from devstack.testing import System
 from intake.adapters.clients import issue_client_key
-
-from .conftest import System
 
 pytestmark = [pytest.mark.e2e, pytest.mark.integration]
 

@@ -10,9 +10,8 @@ import httpx
 import pytest
 
 from devstack.mailbox import read_messages
+from devstack.testing import System
 from tracker.auth import issue_key
-
-from .conftest import System
 
 pytestmark = [pytest.mark.e2e, pytest.mark.integration]
 

@@ -21,7 +21,7 @@ import sys
 import time
 import uuid
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -349,9 +349,12 @@ async def steady(bench: Bench, rate: float, duration: float) -> dict[str, Any]:
         stop_polling = asyncio.Event()
 
         async def poll_tracker() -> None:
-            since = datetime.now(UTC).isoformat()
+            """First sight of each case in the tracker's public list. updated_at is the routing event's time,
+            so the window starts at the oldest submission not yet seen (nothing can be missed)."""
             while not stop_polling.is_set():
-                checked = datetime.now(UTC).isoformat()
+                unseen = [sent[i] for i, (case_id, _) in list(answered.items()) if case_id not in visible]
+                oldest = min(unseen) if unseen else time.time()
+                since = datetime.fromtimestamp(oldest - 2, UTC).isoformat()
                 page = 1
                 while True:
                     r = await poller.get(
@@ -370,9 +373,7 @@ async def steady(bench: Bench, rate: float, duration: float) -> dict[str, Any]:
                     if len(items) < 100:
                         break
                     page += 1
-                # updated_at is the event's time, which may precede our last look: overlap the window
-                since = (datetime.fromisoformat(checked) - timedelta(seconds=10)).isoformat()
-                await asyncio.sleep(0.1)
+                await asyncio.sleep(0.25)
 
         polling = asyncio.create_task(poll_tracker())
 
