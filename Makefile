@@ -54,7 +54,7 @@ bench: venv
 	@$(PY) -m devstack.bench $(ARGS)
 
 chaos: venv
-	@$(PY) -m pytest tests/chaos -m chaos -v $(ARGS)
+	@scripts/test.sh tests/chaos -v $(ARGS)
 
 clean: down
 	rm -rf .venv .local

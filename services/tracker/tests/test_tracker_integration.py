@@ -342,3 +342,46 @@ async def test_overdue_cases_are_marked_once_and_stay_marked_across_restarts(
     assert await marked_at() == first
     assert view["sla_due_at"] is not None
     await t.client.aclose()
+
+
+async def test_unit_keys_rotate_without_downtime(stack: Stack, tracker: Tracker) -> None:
+    old = await tracker.key("unit", "zdm")
+    new = await tracker.key("unit", "zdm")  # issued while the old one still works
+    for key in (old, new):
+        assert (
+            await tracker.client.get("/v1/units/zdm/cases", headers={"X-API-Key": key})
+        ).status_code == 200
+    env = {**tracker.svc.env, "TRACKER_DATABASE_URL": tracker.db}
+    import os
+
+    result = await asyncio.to_thread(
+        subprocess.run,
+        [
+            sys.executable,
+            "-m",
+            "tracker",
+            "keys",
+            "revoke",
+            "--role",
+            "unit",
+            "--subject",
+            "zdm",
+            "--keep-newest",
+            "1",
+        ],
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert "revoked 1 key(s)" in result.stdout, result.stderr[-1000:]
+    assert (await tracker.client.get("/v1/units/zdm/cases", headers={"X-API-Key": old})).status_code == 401
+    assert (await tracker.client.get("/v1/units/zdm/cases", headers={"X-API-Key": new})).status_code == 200
+    conn = await asyncpg.connect(tracker.db)
+    try:
+        stored = await conn.fetch("SELECT key_hash FROM api_keys")
+    finally:
+        await conn.close()
+    assert all(
+        new not in r["key_hash"] and len(r["key_hash"]) == 64 for r in stored
+    )  # only hashes are stored

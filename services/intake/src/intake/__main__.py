@@ -8,6 +8,7 @@ import sys
 from typing import Any
 
 from intake.settings import IntakeSettings
+from servicekit import retention
 from servicekit.logs import configure
 from servicekit.settings import load_settings
 
@@ -34,11 +35,29 @@ def main(argv: list[str] | None = None) -> None:
     keys.add_argument("action", choices=["issue", "revoke"])
     keys.add_argument("--client", required=True, help="the client application's name")
     keys.add_argument("--keep-newest", type=int, default=0, help="with revoke: keep the N newest keys")
+    ret = sub.add_parser("retention", help="anonymise reporter data of cases closed long ago")
+    retention.add_arguments(ret)
     args = parser.parse_args(sys.argv[1:] if argv is None else argv)
     settings = load_settings(IntakeSettings)
     configure("intake", settings.log_level)
     if args.command == "keys":
         asyncio.run(_keys(settings, args))
+        return
+    if args.command == "retention":
+        from intake.adapters.repository import anonymise
+        from intake.bootstrap import MIGRATIONS
+
+        changed = asyncio.run(
+            retention.run(
+                settings.database_url,
+                MIGRATIONS,
+                "intake",
+                args.tracker_url or settings.tracker_url,
+                args.older_than_days,
+                anonymise,
+            )
+        )
+        print(f"anonymised reporter data of {changed} case(s)")
         return
     from intake.bootstrap import build_app
     from servicekit.service import serve

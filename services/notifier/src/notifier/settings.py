@@ -9,6 +9,7 @@ from servicekit.settings import ServiceSettings
 class NotifierSettings(ServiceSettings):
     model_config = SettingsConfigDict(env_prefix="NOTIFIER_", extra="ignore")
 
+    tracker_url: str = Field(default="http://127.0.0.1:8003", description="Tracker API (retention)")
     port: int = Field(default=8004, ge=1, le=65535)
     database_url: str = "postgresql://postgres@127.0.0.1:55432/notifier"
     consumer_group: str = "notifier"

@@ -85,3 +85,13 @@ async def store_case(
 
 class LostRace(Exception):
     """Another request with the same Idempotency-Key committed first; the caller reads its answer."""
+
+
+async def anonymise(conn: Any, case_ids: list[UUID]) -> int:
+    """Drop the reporter's contact from stored cases (retention)."""
+    result: str = await conn.execute(
+        "UPDATE cases SET payload = payload - 'reporter' || '{\"reporter\": null}'::jsonb "
+        "WHERE case_id = ANY($1::uuid[]) AND payload->'reporter' IS NOT NULL AND payload->'reporter' <> 'null'::jsonb",
+        case_ids,
+    )
+    return int(result.split()[-1])

@@ -122,3 +122,19 @@ async def release(conn: Any, ids: list[int], error: str) -> None:
 
 async def pending_count(conn: Any) -> int:
     return int(await conn.fetchval("SELECT count(*) FROM deliveries WHERE status IN ('pending', 'sending')"))
+
+
+async def anonymise(conn: Any, case_ids: list[UUID]) -> int:
+    """Forget the reporter's addresses and what was sent to them for finished cases (retention)."""
+    result: str = await conn.execute(
+        "UPDATE recipients SET email = NULL, device_token = NULL, description = '', unsubscribed = true "
+        "WHERE case_id = ANY($1::uuid[]) AND (email IS NOT NULL OR device_token IS NOT NULL)",
+        case_ids,
+    )
+    await conn.execute(
+        "UPDATE deliveries SET recipient = 'anonymised', subject = '', body_text = '', body_html = NULL, "
+        "unsubscribe_url = NULL WHERE case_id = ANY($1::uuid[]) AND status IN ('sent', 'failed') "
+        "AND recipient <> 'anonymised'",
+        case_ids,
+    )
+    return int(result.split()[-1])

@@ -66,3 +66,11 @@ async def set_unit(conn: Any, case_id: UUID, unit_id: str) -> None:
         case_id,
         unit_id,
     )
+
+
+async def anonymise(conn: Any, case_ids: list[UUID]) -> int:
+    """Drop the consented reporter contact kept for re-routing (retention)."""
+    result: str = await conn.execute(
+        "UPDATE cases SET reporter = NULL WHERE case_id = ANY($1::uuid[]) AND reporter IS NOT NULL", case_ids
+    )
+    return int(result.split()[-1])
