@@ -1,47 +1,16 @@
 """`python -m notifier` serves; `python -m notifier retention --older-than-days N` anonymises old reporter data."""
 
-from __future__ import annotations
-
-import argparse
-import asyncio
-import sys
-
 from notifier.settings import NotifierSettings
-from servicekit import retention
-from servicekit.logs import configure
-from servicekit.settings import load_settings
+from servicekit import cli
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="notifier")
-    sub = parser.add_subparsers(dest="command")
-    sub.add_parser("serve", help="run the service (default)")
-    retention.add_arguments(
-        sub.add_parser("retention", help="anonymise reporter data of cases closed long ago")
+    cli.main(
+        "notifier",
+        NotifierSettings,
+        [cli.retention_command("notifier", "notifier.adapters.deliveries:anonymise")],
+        argv,
     )
-    args = parser.parse_args(sys.argv[1:] if argv is None else argv)
-    settings = load_settings(NotifierSettings)
-    configure("notifier", settings.log_level)
-    if args.command == "retention":
-        from notifier.adapters.deliveries import anonymise
-        from notifier.bootstrap import MIGRATIONS
-
-        changed = asyncio.run(
-            retention.run(
-                settings.database_url,
-                MIGRATIONS,
-                "notifier",
-                args.tracker_url or settings.tracker_url,
-                args.older_than_days,
-                anonymise,
-            )
-        )
-        print(f"anonymised reporter data of {changed} case(s)")
-        return
-    from notifier.bootstrap import build_app
-    from servicekit.service import serve
-
-    serve(build_app(settings), settings)
 
 
 if __name__ == "__main__":

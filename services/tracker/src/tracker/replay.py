@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from typing import Any
 
@@ -81,7 +80,3 @@ async def replay(database_url: str, bootstrap: str, city: CityIndex, batch: int 
         return len(deliveries), skipped
     finally:
         await pool.close()
-
-
-def run(database_url: str, bootstrap: str, city: CityIndex) -> tuple[int, int]:
-    return asyncio.run(replay(database_url, bootstrap, city))
