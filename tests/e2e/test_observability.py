@@ -153,11 +153,12 @@ async def test_prometheus_sees_the_caseload_and_every_panel_has_data(
             accepted = await query(client, prometheus, "sum(cc_intake_cases_accepted_total)")
             routed = await query(client, prometheus, "sum(cc_router_cases_routed_total)")
             dlq = await query(client, prometheus, 'sum(cc_dead_letters_total{service="router"})')
+            open_cases = await query(client, prometheus, "sum(cc_tracker_open_cases)")
             values = [
                 float(r["data"]["result"][0]["value"][1]) if r["data"]["result"] else 0.0
-                for r in (accepted, routed, dlq)
+                for r in (accepted, routed, dlq, open_cases)
             ]
-            if values[0] >= 13 and values[1] >= 13 and values[2] >= 1:
+            if values[0] >= 13 and values[1] >= 13 and values[2] >= 1 and values[3] >= 1:
                 break
             assert asyncio.get_running_loop().time() < deadline, f"counters stuck at {values}"
             await asyncio.sleep(1)

@@ -14,4 +14,4 @@ class TrackerSettings(ServiceSettings):
     consumer_group: str = "tracker"
     max_batch: int = Field(default=500, ge=1, le=5000)
     sla_check_interval_s: float = Field(default=30.0, gt=0)
-    metrics_refresh_s: float = Field(default=15.0, gt=0)
+    metrics_refresh_s: float = Field(default=5.0, gt=0)

@@ -317,6 +317,7 @@ async def system(stack: Stack, services: Any, fresh_db: Any, smtp_server: SmtpSe
             **common,
             "TRACKER_DATABASE_URL": await fresh_db("tracker"),
             "TRACKER_CONSUMER_GROUP": groups["tracker"],
+            "TRACKER_METRICS_REFRESH_S": "1",
         },
         "router": {
             **common,
