@@ -15,11 +15,10 @@ from typing import Any
 
 import httpx
 import pytest
-from aiokafka import AIOKafkaProducer
 
-from contracts import Actor, ActorKind, Case, CaseCreated, CaseStatus, CaseStatusChanged, encode
+from contracts import Actor, ActorKind, Case, CaseCreated, CaseStatus, CaseStatusChanged
 from devstack.mailbox import read_messages
-from devstack.testing import RunningService, SmtpServer, Stack, prime_group
+from devstack.testing import RunningService, SmtpServer, Stack, prime_group, publish
 
 pytestmark = pytest.mark.integration
 
@@ -69,7 +68,7 @@ async def notifier_env(
         "NOTIFIER_DATABASE_URL": await fresh_db("notifier"),
         "NOTIFIER_CONSUMER_GROUP": group,
         "SMTP_HOST": "127.0.0.1",
-        "SMTP_PORT": str(smtp_server[0]),
+        "SMTP_PORT": str(smtp_server.port),
         "NOTIFIER_PUSH_GATEWAY_URL": push.url,
         "NOTIFIER_PUSH_GATEWAY_TOKEN": "push-secret",
         "NOTIFIER_RETRY_BASE_S": "0.2",
@@ -116,17 +115,6 @@ def changes(
     ]
 
 
-async def publish(bootstrap: str, *events: Any) -> None:
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all")
-    await producer.start()
-    try:
-        for event in events:
-            key, value, headers = encode(event)
-            await producer.send_and_wait(event.event_type, value=value, key=key, headers=headers)
-    finally:
-        await producer.stop()
-
-
 async def mails_for(directory: Path, address: str, count: int, timeout: float = 30) -> list[dict[str, Any]]:
     deadline = asyncio.get_running_loop().time() + timeout
     while True:
@@ -160,10 +148,10 @@ async def test_a_case_life_gives_exactly_the_expected_messages_once(
     anonymous = created(None)
     events = [case, *changes(case, LIFE), anonymous, *changes(anonymous, LIFE[:1])]
     await publish(stack.kafka_bootstrap, *events)
-    mails = await mails_for(smtp_server[1], address, 7)
+    mails = await mails_for(smtp_server.directory, address, 7)
     await publish(stack.kafka_bootstrap, *events)  # Kafka redelivers everything
     await asyncio.sleep(3)
-    mails = await mails_for(smtp_server[1], address, 99, timeout=0.5)
+    mails = await mails_for(smtp_server.directory, address, 99, timeout=0.5)
     subjects = [m["subject"] for m in mails]
     number = case.case.case_number
     assert subjects == [
@@ -182,7 +170,7 @@ async def test_a_case_life_gives_exactly_the_expected_messages_once(
     assert closed["List-Unsubscribe"]
     assert [p["token"] for p in push.received] == ["device-1"] * 7
     assert push.received[0]["auth"] == "Bearer push-secret"
-    assert len(read_messages(smtp_server[1])) == 7  # the anonymous reporter got nothing
+    assert len(read_messages(smtp_server.directory)) == 7  # the anonymous reporter got nothing
     async with httpx.AsyncClient() as client:
         metrics = (await client.get(f"{notifier.url}/metrics")).text
     assert 'cc_notifier_sent_total{channel="email",template="confirmation"} 1.0' in metrics
@@ -200,7 +188,7 @@ async def test_mail_waits_while_smtp_is_down_and_all_arrives_when_it_is_back(
     await services("notifier", notifier_env)
     first = created(f"{uuid.uuid4().hex[:8]}@example.org", "pl")
     await publish(stack.kafka_bootstrap, first)
-    assert len(await mails_for(smtp_server[1], first.case.reporter.email or "", 1)) == 1  # type: ignore[union-attr]
+    assert len(await mails_for(smtp_server.directory, first.case.reporter.email or "", 1)) == 1  # type: ignore[union-attr]
     smtp_server.stop()  # take the SMTP server away
     addresses = [f"{uuid.uuid4().hex[:8]}@example.org" for _ in range(5)]
     await publish(stack.kafka_bootstrap, *[created(a, "uk") for a in addresses])
@@ -244,17 +232,17 @@ async def test_alerts_reach_only_the_subscribers_of_their_districts(
         posted = await client.post("/v1/alerts", json=alert, headers={"X-API-Key": OPERATOR_KEY})
         assert posted.status_code == 201, posted.text
         assert posted.json()["recipients"] == 3
-        assert len(await mails_for(smtp_server[1], f"mok-{tag}@", 1)) == 1
-        assert len(await mails_for(smtp_server[1], f"all-{tag}@", 1)) == 1
+        assert len(await mails_for(smtp_server.directory, f"mok-{tag}@", 1)) == 1
+        assert len(await mails_for(smtp_server.directory, f"all-{tag}@", 1)) == 1
         for _ in range(50):
             if any(p["token"] == f"dev-{tag}" for p in push.received):
                 break
             await asyncio.sleep(0.2)
         assert [p["title"] for p in push.received if p["token"] == f"dev-{tag}"] == ["Awaria wodociągu"]
         await asyncio.sleep(1)
-        assert await mails_for(smtp_server[1], f"wola-{tag}@", 1, timeout=0.1) == []
+        assert await mails_for(smtp_server.directory, f"wola-{tag}@", 1, timeout=0.1) == []
         # unsubscribe from the link in the message
-        mail = (await mails_for(smtp_server[1], f"mok-{tag}@", 1))[0]["message"]
+        mail = (await mails_for(smtp_server.directory, f"mok-{tag}@", 1))[0]["message"]
         link = str(mail["List-Unsubscribe"]).strip().strip("<>")
         unsubscribed = await client.get(link.replace("http://127.0.0.1:8004", notifier.url))
         assert unsubscribed.status_code == 200, (link, unsubscribed.text)

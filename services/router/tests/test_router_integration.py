@@ -24,7 +24,7 @@ from contracts import (
     encode,
     headers_dict,
 )
-from devstack.testing import RunningService, Stack, prime_group, watch
+from devstack.testing import RunningService, Stack, prime_group, publish, watch
 
 pytestmark = pytest.mark.integration
 
@@ -54,19 +54,6 @@ def created(
         }
     )
     return CaseCreated(case_id=uuid.uuid4(), correlation_id=f"corr-{uuid.uuid4().hex[:6]}", case=case)
-
-
-async def publish(bootstrap: str, *events: Any, raw: list[tuple[str, bytes]] | None = None) -> None:
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all")
-    await producer.start()
-    try:
-        for topic, value in raw or []:
-            await producer.send_and_wait(topic, value=value, key=b"poison")
-        for event in events:
-            key, value, headers = encode(event)
-            await producer.send_and_wait(event.event_type, value=value, key=key, headers=headers)
-    finally:
-        await producer.stop()
 
 
 @pytest.fixture

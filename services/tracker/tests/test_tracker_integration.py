@@ -13,7 +13,6 @@ from typing import Any
 import asyncpg
 import httpx
 import pytest
-from aiokafka import AIOKafkaProducer
 
 from contracts import (
     Actor,
@@ -24,9 +23,8 @@ from contracts import (
     CaseStatusChanged,
     RoutingReason,
     decode,
-    encode,
 )
-from devstack.testing import RunningService, Stack, prime_group, watch
+from devstack.testing import RunningService, Stack, prime_group, publish, watch
 from tracker.auth import issue_key
 
 pytestmark = pytest.mark.integration
@@ -68,17 +66,6 @@ def routed(created: CaseCreated, unit: str = "zdm", at: datetime | None = None) 
         routed_by=Actor(kind=ActorKind.SYSTEM, id="router"),
         case=created.case.model_dump(exclude={"reporter", "consent", "secret_hash"}),
     )
-
-
-async def publish(bootstrap: str, *events: Any) -> None:
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all")
-    await producer.start()
-    try:
-        for event in events:
-            key, value, headers = encode(event)
-            await producer.send_and_wait(event.event_type, value=value, key=key, headers=headers)
-    finally:
-        await producer.stop()
 
 
 class Tracker:

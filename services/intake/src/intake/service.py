@@ -24,5 +24,5 @@ class IntakeContext:
     def timezone(self) -> ZoneInfo:
         return ZoneInfo(self.city.config.city.timezone)
 
-    def status_url(self, case_id: str, case_number: str) -> str:
+    def status_url(self, case_id: str) -> str:
         return f"{self.public_base_url.rstrip('/')}/v1/public/cases/{case_id}"

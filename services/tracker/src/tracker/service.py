@@ -236,9 +236,7 @@ class TrackerService:
     ) -> Outcome:
         """A unit's, consultant's or resident's change. unit_scope: the unit the caller acts for."""
         async with self.pool.acquire() as conn, conn.transaction():
-            case = await store.get_case(conn, case_id, lock=True)
-            if case is None:
-                raise NotFoundError(f"case {case_id} not found")
+            case = await _locked(conn, case_id)
             if unit_scope is not None and case.unit_id != unit_scope:
                 raise ForbiddenError("this case is not assigned to your unit")
             now = datetime.now(UTC)
@@ -259,9 +257,7 @@ class TrackerService:
 
     async def add_note(self, case_id: uuid.UUID, actor: Actor, note: str) -> Outcome:
         async with self.pool.acquire() as conn, conn.transaction():
-            case = await store.get_case(conn, case_id, lock=True)
-            if case is None:
-                raise NotFoundError(f"case {case_id} not found")
+            case = await _locked(conn, case_id)
             if case.status is CaseStatus.DUPLICATE:
                 raise StatusTransitionError("a merged case takes no notes; add it to the surviving case")
             change = Change(
@@ -279,9 +275,7 @@ class TrackerService:
         if unit is None or unit_id == self.city.triage_unit:
             raise StatusTransitionError(f"unknown unit {unit_id!r}")
         async with self.pool.acquire() as conn, conn.transaction():
-            case = await store.get_case(conn, case_id, lock=True)
-            if case is None:
-                raise NotFoundError(f"case {case_id} not found")
+            case = await _locked(conn, case_id)
             check_transition(case.status, CaseStatus.ROUTED, actor.kind, note)
             now = datetime.now(UTC)
             leaf_code = _leaf_code(case.raw["category"])
@@ -327,6 +321,14 @@ class TrackerService:
         return await self.transition(
             case.case_id, CaseStatus.REOPENED, Actor(kind=ActorKind.RESIDENT), reason
         )
+
+
+async def _locked(conn: Any, case_id: uuid.UUID) -> CaseRow:
+    """The case, locked for this transaction; NotFoundError when there is none."""
+    case = await store.get_case(conn, case_id, lock=True)
+    if case is None:
+        raise NotFoundError(f"case {case_id} not found")
+    return case
 
 
 def _leaf_code(category: dict[str, Any] | None) -> str | None:

@@ -137,6 +137,25 @@ async def prime_group(bootstrap: str, group: str, topics: list[str]) -> None:
         await consumer.stop()
 
 
+async def publish(bootstrap: str, *events: Any, raw: list[tuple[str, bytes]] | None = None) -> None:
+    """Publish events as the services do (key, value, headers from the contracts); `raw` records
+    (topic, value) go first, keyed b"poison"."""
+    from aiokafka import AIOKafkaProducer
+
+    from contracts import encode
+
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all")
+    await producer.start()
+    try:
+        for topic, value in raw or []:
+            await producer.send_and_wait(topic, value=value, key=b"poison")
+        for event in events:
+            key, value, headers = encode(event)
+            await producer.send_and_wait(event.event_type, value=value, key=key, headers=headers)
+    finally:
+        await producer.stop()
+
+
 class TopicWatcher:
     """Reads a topic from the offsets it had when the watcher was made."""
 
@@ -269,12 +288,6 @@ class SmtpServer:
         if self._controller is not None:
             controller, self._controller = self._controller, None
             controller.stop()
-
-    def __iter__(self) -> Iterator[Any]:  # (port, directory) unpacking
-        return iter((self.port, self.directory))
-
-    def __getitem__(self, index: int) -> Any:
-        return (self.port, self.directory)[index]
 
 
 @pytest.fixture

@@ -172,7 +172,7 @@ async def accept(
             "case_number": case_number,
             "status": "new",
             "received_at": received_at.isoformat(),
-            "status_url": ctx.status_url(str(case_id), case_number),
+            "status_url": ctx.status_url(str(case_id)),
             "secret": secret,
         }
         try:
