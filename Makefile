@@ -54,7 +54,7 @@ bench: venv
 	@$(PY) -m devstack.bench $(ARGS)
 
 chaos: venv
-	@scripts/test.sh tests/chaos -v $(ARGS)
+	@CHAOS_FULL=1 CHAOS_RESULTS_DIR=bench/results scripts/test.sh tests/chaos -v $(ARGS)
 
 clean: down
 	rm -rf .venv .local

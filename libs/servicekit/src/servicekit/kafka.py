@@ -4,6 +4,7 @@ dedupe by event_id (in the handler's own transaction), and dead-letter what they
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable, Iterable, Sequence
@@ -13,7 +14,14 @@ from typing import Any
 
 import asyncpg
 from aiokafka import AIOKafkaProducer, TopicPartition
-from aiokafka.errors import KafkaError
+from aiokafka.errors import (
+    InvalidProducerEpoch,
+    KafkaError,
+    OutOfOrderSequenceNumber,
+    ProducerClosed,
+    ProducerFenced,
+    UnknownProducerId,
+)
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
@@ -35,6 +43,16 @@ TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
     asyncpg.exceptions.TooManyConnectionsError,
     asyncpg.exceptions.AdminShutdownError,
     asyncpg.exceptions.CannotConnectNowError,
+)
+
+
+# The producer itself is beyond repair; a new one must be made (see Publisher._reset_if_fatal).
+FATAL_PRODUCER_ERRORS: tuple[type[BaseException], ...] = (
+    OutOfOrderSequenceNumber,
+    UnknownProducerId,
+    InvalidProducerEpoch,
+    ProducerFenced,
+    ProducerClosed,
 )
 
 
@@ -92,18 +110,46 @@ class Publisher:
         assert self._producer is not None
         return self._producer
 
+    async def _reset_if_fatal(self, producer: AIOKafkaProducer, exc: BaseException) -> None:
+        """An idempotent producer whose sequence state the broker no longer accepts (after a broker restart:
+        OutOfOrderSequenceNumber, UnknownProducerId, ...) never recovers; drop it so that the retry starts
+        a fresh one with a new producer id. Nothing is lost: the caller retries what was not acknowledged."""
+        if not isinstance(exc, FATAL_PRODUCER_ERRORS):
+            return
+        log.warning(
+            "producer state refused by the broker; starting a new producer", extra={"error": repr(exc)}
+        )
+        async with self._lock:
+            if self._producer is producer:
+                self._producer = None
+        with contextlib.suppress(Exception):
+            await producer.stop()
+
+    async def _send_all(
+        self, records: Sequence[tuple[str, bytes | None, bytes | None, list[tuple[str, bytes]]]]
+    ) -> None:
+        producer = await self._ready()
+        try:
+            futures = [
+                await producer.send(topic, value=value, key=key, headers=headers)
+                for topic, value, key, headers in records
+            ]
+            if futures:
+                await asyncio.gather(*futures)
+        except Exception as exc:
+            await self._reset_if_fatal(producer, exc)
+            raise
+
     async def publish(self, event: Event) -> None:
         await self.publish_many([event])
 
     async def publish_many(self, events: Sequence[Event]) -> None:
         """Send all, then wait for every acknowledgement (order per key is kept by the idempotent producer)."""
-        producer = await self._ready()
-        futures = []
+        records = []
         for event in events:
             key, value, headers = encode(event)
-            futures.append(await producer.send(event.event_type, value=value, key=key, headers=headers))
-        if futures:
-            await asyncio.gather(*futures)
+            records.append((event.event_type, value, key, headers))
+        await self._send_all(records)
         for event in events:
             metrics.PUBLISHED.labels(self.service, event.event_type).inc()
 
@@ -111,21 +157,14 @@ class Publisher:
         self, records: Sequence[tuple[str, bytes, bytes | None, list[tuple[str, bytes]]]]
     ) -> None:
         """Send pre-encoded (topic, value, key, headers) records and wait for all acknowledgements."""
-        producer = await self._ready()
-        futures = [
-            await producer.send(topic, value=value, key=key, headers=headers)
-            for topic, value, key, headers in records
-        ]
-        if futures:
-            await asyncio.gather(*futures)
+        await self._send_all(records)
         for topic, *_ in records:
             metrics.PUBLISHED.labels(self.service, topic).inc()
 
     async def send_raw(
         self, topic: str, value: bytes | None, key: bytes | None, headers: list[tuple[str, bytes]]
     ) -> None:
-        producer = await self._ready()
-        await producer.send_and_wait(topic, value=value, key=key, headers=headers)
+        await self._send_all([(topic, value, key, headers)])
 
 
 @dataclass

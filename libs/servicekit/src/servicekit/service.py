@@ -17,6 +17,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from servicekit import db, metrics, problems
 from servicekit.kafka import ConsumerSpec, Publisher, register_consumer
+from servicekit.openapi import document_problems
 from servicekit.ratelimit import RateLimiter, RateLimitMiddleware
 from servicekit.settings import ServiceSettings
 
@@ -159,6 +160,7 @@ def create_app(
     max_body_bytes: int = 1_048_576,
     body_limits: dict[str, int] | None = None,
     rate_limited: tuple[str, ...] = (),
+    own_media: tuple[str, ...] = (),
 ) -> FastAPI:
     @contextlib.asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -171,7 +173,9 @@ def create_app(
     app = FastAPI(title=title, description=description, version=version, lifespan=lifespan)
     app.state.runtime = runtime
     problems.install(app)
+    document_problems(app, rate_limited)
     settings = runtime.settings
+    app.add_middleware(problems.InputGuardMiddleware, own_media=own_media)
     if rate_limited and settings.rate_limit_per_s > 0:
         limiter = RateLimiter(settings.rate_limit_per_s, settings.rate_limit_burst)
         app.add_middleware(RateLimitMiddleware, service=runtime.name, limiter=limiter, prefixes=rate_limited)

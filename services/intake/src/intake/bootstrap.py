@@ -44,6 +44,7 @@ def build_app(settings: IntakeSettings) -> FastAPI:
     app = create_app(
         runtime,
         rate_limited=("/v1/cases", "/v1/photos", "/open311/"),
+        own_media=("/v1/cases", "/v1/photos", "/open311/"),
         title="Intake",
         version="1.0.0",
         max_body_bytes=settings.max_body_bytes,

@@ -17,17 +17,38 @@ from intake.domain.submission import CaseSubmission
 from intake.entrypoints.http import accept
 from intake.service import IntakeContext
 from servicekit.logs import log_context
+from servicekit.params import IsoDateTime
 from servicekit.problems import ProblemError
 
 router = APIRouter(prefix="/open311/v2", tags=["open311"])
 Fmt = Literal["json", "xml"]
 OPEN = ["new", "triage", "routed", "in_progress", "rejected", "reopened"]
 CLOSED = ["closed", "duplicate"]
-ERRORS: dict[int | str, dict[str, Any]] = {
-    400: {"description": "Bad request (error list)"},
-    403: {"description": "api_key missing or not valid"},
-    404: {"description": "Not found (error list)"},
+ERROR_LIST: dict[str, Any] = {
+    "type": "array",
+    "items": {
+        "type": "object",
+        "required": ["code", "description"],
+        "properties": {"code": {"type": "integer"}, "description": {"type": "string"}},
+    },
 }
+XML: dict[str, Any] = {"schema": {"type": "string", "description": "The same, as GeoReport v2 XML"}}
+
+
+def formats(json_schema: dict[str, Any]) -> dict[str, Any]:
+    """Open311 answers in the format the path ends with: .json or .xml."""
+    return {"application/json": {"schema": json_schema}, "text/xml": XML}
+
+
+ERRORS: dict[int | str, dict[str, Any]] = {
+    400: {"description": "Bad request (error list)", "content": formats(ERROR_LIST)},
+    403: {"description": "api_key missing or not valid", "content": formats(ERROR_LIST)},
+    404: {"description": "Not found (error list)", "content": formats(ERROR_LIST)},
+}
+
+
+def answers(description: str, status: int = 200) -> dict[int | str, dict[str, Any]]:
+    return {status: {"description": description, "content": formats({})}, **ERRORS}
 
 
 def _ctx(request: Request) -> IntakeContext:
@@ -49,7 +70,11 @@ def fail(status: int, description: str, fmt: str = "json") -> Response:
     return reply([{"code": status, "description": description}], fmt, "errors", "error", status)
 
 
-@router.get("/discovery.{fmt}", summary="Where the endpoints are and what they speak", responses=ERRORS)
+@router.get(
+    "/discovery.{fmt}",
+    summary="Where the endpoints are and what they speak",
+    responses=answers("The discovery document"),
+)
 async def discovery(request: Request, fmt: Fmt) -> Response:
     ctx = _ctx(request)
     base = str(request.base_url).rstrip("/") + "/open311/v2/"
@@ -72,7 +97,11 @@ async def discovery(request: Request, fmt: Fmt) -> Response:
     return Response(json.dumps(body), media_type="application/json")
 
 
-@router.get("/services.{fmt}", summary="The service list (the catalogue's leaves)", responses=ERRORS)
+@router.get(
+    "/services.{fmt}",
+    summary="The service list (the catalogue's leaves)",
+    responses=answers("The services"),
+)
 async def services(request: Request, fmt: Fmt, locale: str = Query("pl", max_length=10)) -> Response:
     ctx = _ctx(request)
     lang = locale[:2] if locale[:2] in ("pl", "en", "uk") else "pl"
@@ -81,7 +110,11 @@ async def services(request: Request, fmt: Fmt, locale: str = Query("pl", max_len
     )
 
 
-@router.get("/services/{service_code}.{fmt}", summary="A service's definition (attributes)", responses=ERRORS)
+@router.get(
+    "/services/{service_code}.{fmt}",
+    summary="A service's definition (attributes)",
+    responses=answers("The service definition"),
+)
 async def service_definition(request: Request, service_code: str, fmt: Fmt) -> Response:
     ctx = _ctx(request)
     if ctx.city.leaf(service_code) is None:
@@ -93,7 +126,10 @@ async def service_definition(request: Request, service_code: str, fmt: Fmt) -> R
 
 
 @router.post(
-    "/requests.{fmt}", summary="Create a service request (form-encoded, api_key required)", responses=ERRORS
+    "/requests.{fmt}",
+    summary="Create a service request (form-encoded, api_key required)",
+    responses=answers("The new request's number and token", 201),
+    status_code=201,
 )
 async def create_request(request: Request, fmt: Fmt) -> Response:
     ctx = _ctx(request)
@@ -135,16 +171,16 @@ async def create_request(request: Request, fmt: Fmt) -> Response:
     return reply([item], fmt, "service_requests", "request", 201)
 
 
-@router.get("/requests.{fmt}", summary="Search service requests", responses=ERRORS)
+@router.get("/requests.{fmt}", summary="Search service requests", responses=answers("Matching requests"))
 async def search_requests(
     request: Request,
     fmt: Fmt,
     service_request_id: str | None = Query(None, max_length=2000),
     service_code: str | None = Query(None, max_length=80),
-    start_date: datetime | None = None,
-    end_date: datetime | None = None,
-    updated_after: datetime | None = None,
-    updated_before: datetime | None = None,
+    start_date: IsoDateTime | None = None,
+    end_date: IsoDateTime | None = None,
+    updated_after: IsoDateTime | None = None,
+    updated_before: IsoDateTime | None = None,
     status: Literal["open", "closed"] | None = None,
     page: int = Query(1, ge=1, le=100_000),
     page_size: int = Query(50, ge=1, le=100),
@@ -183,7 +219,7 @@ async def search_requests(
     "/requests/{request_path:path}",
     summary="One service request (a one-element list); the id is "
     "the case number, e.g. requests/85130/26.json",
-    responses=ERRORS,
+    responses=answers("A one-element list"),
 )
 async def get_request(request: Request, request_path: str, extensions: bool = False) -> Response:
     ctx = _ctx(request)
@@ -196,7 +232,11 @@ async def get_request(request: Request, request_path: str, extensions: bool = Fa
     return reply([open311.request_object(view, extensions)], fmt, "service_requests", "request")
 
 
-@router.get("/tokens/{token}.{fmt}", summary="The service_request_id of a token", responses=ERRORS)
+@router.get(
+    "/tokens/{token}.{fmt}",
+    summary="The service_request_id of a token",
+    responses=answers("The request behind the token"),
+)
 async def token(request: Request, token: str, fmt: Fmt) -> Response:
     ctx = _ctx(request)
     try:

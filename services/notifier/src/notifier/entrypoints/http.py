@@ -11,13 +11,14 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Header, Request
 from fastapi.responses import PlainTextResponse
-from pydantic import AwareDatetime, BaseModel, EmailStr, Field, model_validator
+from pydantic import AwareDatetime, BaseModel, BeforeValidator, EmailStr, Field, model_validator
 
 from contracts import Language
 from notifier.adapters import deliveries
 from notifier.adapters.deliveries import NewDelivery
 from notifier.adapters.render import render_alert
 from notifier.service import NotifierContext
+from servicekit.params import iso_only
 from servicekit.problems import ProblemError
 
 router = APIRouter(prefix="/v1")
@@ -52,7 +53,7 @@ class AlertIn(BaseModel):
     body: str = Field(min_length=1, max_length=4000)
     severity: Literal["info", "warning", "danger"] = "warning"
     districts: list[str] = Field(default_factory=list, max_length=50, description="Empty: the whole city")
-    expires_at: AwareDatetime
+    expires_at: Annotated[AwareDatetime, BeforeValidator(iso_only)]
 
 
 class AlertOut(BaseModel):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated, Any
 from uuid import UUID
 
@@ -10,6 +9,7 @@ from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, Field
 
 from contracts import CaseStatus
+from servicekit.params import IsoDateTime
 from servicekit.problems import ProblemError
 from tracker.entrypoints.deps import ctx, domain_errors
 from tracker.views import MAX_PAGE_SIZE, CaseList, PublicCase, case_view, case_view_by_number, list_cases
@@ -62,10 +62,10 @@ async def search_cases(
     category: Annotated[str | None, Query(max_length=80)] = None,
     district: Annotated[str | None, Query(max_length=80)] = None,
     unit: Annotated[str | None, Query(max_length=80)] = None,
-    created_from: datetime | None = None,
-    created_to: datetime | None = None,
-    updated_after: datetime | None = None,
-    updated_before: datetime | None = None,
+    created_from: IsoDateTime | None = None,
+    created_to: IsoDateTime | None = None,
+    updated_after: IsoDateTime | None = None,
+    updated_before: IsoDateTime | None = None,
     case_number: Annotated[list[str] | None, Query(max_length=50)] = None,
     with_history: bool = False,
     page: Annotated[int, Query(ge=1, le=100_000)] = 1,
