@@ -6,6 +6,7 @@ import asyncio
 import hashlib
 import json
 import threading
+import time
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -18,7 +19,7 @@ import pytest
 
 from contracts import Actor, ActorKind, Case, CaseCreated, CaseStatus, CaseStatusChanged
 from devstack.mailbox import read_messages
-from devstack.testing import RunningService, SmtpServer, Stack, prime_group, publish
+from devstack.testing import RunningService, SmtpServer, Stack, free_port, prime_group, publish
 
 pytestmark = pytest.mark.integration
 
@@ -185,19 +186,32 @@ async def test_a_case_life_gives_exactly_the_expected_messages_once(
 async def test_mail_waits_while_smtp_is_down_and_all_arrives_when_it_is_back(
     stack: Stack, services: Any, notifier_env: dict[str, str], smtp_server: SmtpServer
 ) -> None:
-    await services("notifier", notifier_env)
+    notifier = await services("notifier", {**notifier_env, "NOTIFIER_MAX_ATTEMPTS": "3"})
     first = created(f"{uuid.uuid4().hex[:8]}@example.org", "pl")
     await publish(stack.kafka_bootstrap, first)
     assert len(await mails_for(smtp_server.directory, first.case.reporter.email or "", 1)) == 1  # type: ignore[union-attr]
     smtp_server.stop()  # take the SMTP server away
     addresses = [f"{uuid.uuid4().hex[:8]}@example.org" for _ in range(5)]
     await publish(stack.kafka_bootstrap, *[created(a, "uk") for a in addresses])
-    await asyncio.sleep(4)  # several failed attempts
+    async with httpx.AsyncClient() as client:
+        for _ in range(50):
+            metrics = (await client.get(f"{notifier.url}/metrics")).text
+            if 'cc_notifier_channel_unreachable{channel="email"} 1.0' in metrics:
+                break
+            await asyncio.sleep(0.2)
+        assert 'cc_notifier_channel_unreachable{channel="email"} 1.0' in metrics
+        await asyncio.sleep(4)  # several probes, each refused
+        metrics = (await client.get(f"{notifier.url}/metrics")).text
+        # an outage does not spend the messages' retry budget (NOTIFIER_MAX_ATTEMPTS is 3 here)
+        assert 'cc_notifier_retries_total{channel="email"} 0.0' in metrics
     smtp_server.start()
+    back = time.monotonic()
     for address in addresses:
         got = await mails_for(smtp_server.directory, address, 1, timeout=30)
         assert len(got) == 1, address
         assert "звернення" in got[0]["subject"]
+    # the backlog flowed as soon as a probe found the server back, not after a grown backoff
+    assert time.monotonic() - back < 10
 
 
 async def test_alerts_reach_only_the_subscribers_of_their_districts(
@@ -275,14 +289,31 @@ async def test_two_instances_send_each_confirmation_exactly_once(
     assert per_address == {c.case.reporter.email: 1 for c in cases if c.case.reporter}
 
 
+class RefusingHandler:
+    """An SMTP server that is up but refuses every message for now (451), as a full or greylisting relay."""
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
+        return "451 4.3.0 Try again later"
+
+
+@pytest.fixture
+def refusing_smtp() -> Any:
+    from aiosmtpd.controller import Controller
+
+    controller = Controller(RefusingHandler(), hostname="127.0.0.1", port=free_port())
+    controller.start()
+    yield controller
+    controller.stop()
+
+
 async def test_after_the_retry_budget_a_delivery_is_marked_failed(
-    stack: Stack, services: Any, notifier_env: dict[str, str], smtp_server: SmtpServer
+    stack: Stack, services: Any, notifier_env: dict[str, str], refusing_smtp: Any
 ) -> None:
-    smtp_server.stop()  # nobody answers on the SMTP port
     notifier: RunningService = await services(
         "notifier",
         {
             **notifier_env,
+            "SMTP_PORT": str(refusing_smtp.port),
             "NOTIFIER_MAX_ATTEMPTS": "3",
             "NOTIFIER_RETRY_BASE_S": "0.1",
             "NOTIFIER_RETRY_MAX_S": "0.2",

@@ -1,5 +1,10 @@
 """Sends what the delivery log says is due: case notifications before alerts, retries with backoff,
-failures recorded after the retry budget, never blocking the consumer."""
+failures recorded after the retry budget, never blocking the consumer.
+
+A channel that cannot be reached (the SMTP server or the push gateway is down) is an outage, not a fault
+of the messages: they wait untried, without using up their retry budget, and the channel is probed every
+`channel_probe_s`; the first message that goes through ends the outage and the backlog flows at once.
+The budget is spent by messages the server refuses for a while (4xx) or that fail while it is up."""
 
 from __future__ import annotations
 
@@ -34,13 +39,17 @@ LATENCY = Histogram(
     buckets=(0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600),
 )
 
-STALE_AFTER_S = 120.0
+UNREACHABLE = Gauge("cc_notifier_channel_unreachable", "1 while a channel cannot be reached", ["channel"])
 
-for _channel in ("email", "push"):  # bounded label sets exist at zero from the start
+STALE_AFTER_S = 120.0
+CHANNELS = ("email", "push")
+
+for _channel in CHANNELS:  # bounded label sets exist at zero from the start
     for _template in (*TEXTS, "alert_info", "alert_warning", "alert_danger"):
         SENT.labels(_channel, _template)
         FAILED.labels(_channel, _template)
     RETRIES.labels(_channel)
+    UNREACHABLE.labels(_channel)
 CONNECTION_ERRORS = (
     OSError,
     TimeoutError,
@@ -58,6 +67,7 @@ class Dispatcher:
         self.push = push
         self.wakeup = asyncio.Event()
         self.sender_id = f"notifier-{settings.instance_id}"
+        self.unreachable: dict[str, float] = {}  # channel -> when to probe it again (loop time)
 
     def notify(self) -> None:
         self.wakeup.set()
@@ -90,8 +100,12 @@ class Dispatcher:
     async def dispatch_once(self) -> int:
         """Send one claimed batch: recipients in parallel (up to the SMTP pool), each recipient's messages in
         order; when a channel is down its remaining messages go back untried."""
+        now = asyncio.get_running_loop().time()
+        channels = [c for c in CHANNELS if self.unreachable.get(c, 0.0) <= now]
+        if not channels:
+            return 0
         async with self.pool.acquire() as conn:
-            rows = await deliveries.claim(conn, self.settings.dispatch_batch, self.sender_id)
+            rows = await deliveries.claim(conn, self.settings.dispatch_batch, self.sender_id, channels)
         if not rows:
             return 0
         groups: dict[tuple[str, str], list[dict[str, Any]]] = {}
@@ -129,16 +143,33 @@ class Dispatcher:
             return False
         except CONNECTION_ERRORS as exc:
             down.add(row["channel"])
-            await self._retry_or_fail(row, f"{type(exc).__name__}: {exc}")
+            self._channel_down(row["channel"], f"{type(exc).__name__}: {exc}")
+            await self._release([row], f"{row['channel']} unavailable: {type(exc).__name__}: {exc}")
             return False
         except Exception as exc:
             await self._retry_or_fail(row, f"{type(exc).__name__}: {exc}")
             return False
+        if self.unreachable.pop(row["channel"], None) is not None:
+            UNREACHABLE.labels(row["channel"]).set(0)
+            log.warning("channel reachable again", extra={"channel": row["channel"]})
         async with self.pool.acquire() as conn:
             await deliveries.mark_sent(conn, [row["id"]])
         SENT.labels(row["channel"], row["template"]).inc()
         LATENCY.labels(row["channel"]).observe(max(0.0, time.time() - row["event_time"].timestamp()))
         return True
+
+    def _channel_down(self, channel: str, error: str) -> None:
+        if channel not in self.unreachable:
+            UNREACHABLE.labels(channel).set(1)
+            log.warning(
+                "channel unreachable; messages wait untried",
+                extra={
+                    "channel": channel,
+                    "probe_every_s": self.settings.channel_probe_s,
+                    "error": error[:200],
+                },
+            )
+        self.unreachable[channel] = asyncio.get_running_loop().time() + self.settings.channel_probe_s
 
     async def _retry_or_fail(self, row: dict[str, Any], error: str) -> None:
         if row["attempts"] >= self.settings.max_attempts:

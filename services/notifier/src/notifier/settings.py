@@ -38,3 +38,6 @@ class NotifierSettings(ServiceSettings):
     retry_base_s: float = Field(default=2.0, gt=0)
     retry_max_s: float = Field(default=300.0, gt=0)
     dispatch_batch: int = Field(default=200, ge=1, le=5000)
+    channel_probe_s: float = Field(
+        default=2.0, gt=0, description="While a channel is unreachable, try it again this often"
+    )

@@ -55,18 +55,20 @@ async def add(conn: Any, items: list[NewDelivery]) -> int:
     return len(rows)
 
 
-async def claim(conn: Any, limit: int, sender: str) -> list[dict[str, Any]]:
+async def claim(conn: Any, limit: int, sender: str, channels: list[str]) -> list[dict[str, Any]]:
     """Mark due deliveries as 'sending' for this sender (SKIP LOCKED: two instances never share one);
     each is marked 'sent' right after the server accepted it."""
     rows = await conn.fetch(
         "UPDATE deliveries SET status = 'sending', claimed_at = now(), claimed_by = $2, attempts = attempts + 1 "
         "WHERE id IN ("
         " SELECT id FROM deliveries WHERE status = 'pending' AND next_attempt_at <= now() "
+        " AND channel = ANY($3::text[]) "
         " ORDER BY priority, next_attempt_at, id LIMIT $1 FOR UPDATE SKIP LOCKED) "
         "RETURNING id, channel, recipient, template, subject, body_text, body_html, message_id, case_id, "
         " alert_id, attempts, event_time, priority, unsubscribe_url",
         limit,
         sender,
+        channels,
     )
     return sorted((dict(r) for r in rows), key=lambda r: (r["priority"], r["id"]))
 
