@@ -24,12 +24,18 @@ RELAY_FAILURES = Counter(
 )
 
 
+def encode_record(event: Event) -> tuple[bytes | None, bytes, list[list[str]]]:
+    """An event as an outbox row stores it: key, value, headers (as a JSON list of pairs)."""
+    key, value, headers = encode(event)
+    return key, value, [[k, v.decode()] for k, v in headers]
+
+
 async def enqueue(conn: Any, events: list[Event]) -> None:
     """Add events to the outbox inside the caller's transaction."""
     rows = []
     for event in events:
-        key, value, headers = encode(event)
-        rows.append((event.event_type, key, value, [[k, v.decode()] for k, v in headers], event.case_id))
+        key, value, headers = encode_record(event)
+        rows.append((event.event_type, key, value, headers, event.case_id))
     sql = "INSERT INTO outbox(topic, key, payload, headers, case_id) VALUES ($1, $2, $3, $4, $5)"
     if len(rows) == 1:
         await conn.execute(sql, *rows[0])

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from cityconfig import CityIndex
 from intake.adapters.clients import TrackerClient
+from intake.adapters.repository import CaseNumbers
 from servicekit.outbox import OutboxRelay
 
 
@@ -19,6 +20,7 @@ class IntakeContext:
     public_base_url: str
     tracker: TrackerClient
     own_base_url: str = "http://127.0.0.1:8001"
+    numbers: CaseNumbers = field(default_factory=CaseNumbers)
 
     @property
     def timezone(self) -> ZoneInfo:

@@ -101,12 +101,42 @@ class TrackerService:
             await db.lock_cases(conn, [d.event.case_id for d in deliveries])
             fresh = await store.claim_events(conn, [d.event.event_id for d in deliveries])
             seen: set[uuid.UUID] = set()
+            todo: list[Event] = []
             for d in deliveries:
                 if d.event.event_id not in fresh or d.event.event_id in seen:
                     DUPLICATE_EVENTS.labels(d.topic).inc()
                     continue
                 seen.add(d.event.event_id)
-                await self.apply(conn, d.event)
+                todo.append(d.event)
+            await self.apply_batch(conn, todo)
+
+    async def apply_batch(self, conn: Any, events: list[Event]) -> None:
+        """The batch with few round trips: new cases in one statement first (so later events of the same
+        batch find them), then the status changes this tracker already derived are skipped in one query,
+        and the rest is applied one by one, in order."""
+        created = [e for e in events if isinstance(e, CaseCreated)]
+        if created:
+            inserted = await store.insert_created_many(conn, created)
+            for new in created:
+                if new.case_id in inserted:
+                    log.info(
+                        "case tracked",
+                        extra={
+                            "case_id": str(new.case_id),
+                            "correlation_id": new.correlation_id,
+                            "case_number": new.case.case_number,
+                        },
+                    )
+            parked = await store.take_pending_many(conn, list(inserted)) if inserted else {}
+            for case_id in inserted:
+                for topic, payload in parked.get(case_id, []):
+                    await self.apply(conn, TOPICS[topic].model.model_validate(payload))
+        changes = [e.event_id for e in events if isinstance(e, CaseStatusChanged)]
+        known = await store.history_has_many(conn, changes) if changes else set()
+        for event in events:
+            if isinstance(event, CaseCreated) or event.event_id in known:
+                continue
+            await self.apply(conn, event)
 
     async def apply(self, conn: Any, event: Event) -> None:
         if isinstance(event, CaseCreated):

@@ -147,13 +147,9 @@ async def accept(
     fingerprint = submission.fingerprint()
     idem = (idempotency_key, fingerprint) if idempotency_key else None
     async with ctx.pool.acquire() as conn:
-        if idem is not None:
-            earlier = await repository.find_idempotent(conn, idem[0])
-            if earlier is not None:
-                return _replay(earlier, fingerprint)
         received_at = datetime.now(UTC)
-        sequence = await repository.next_case_sequence(conn, received_at.astimezone(ctx.timezone).year)
-        case_number = format_case_number(sequence, received_at.astimezone(ctx.timezone).year)
+        year = received_at.astimezone(ctx.timezone).year
+        case_number = format_case_number(await ctx.numbers.take(conn, year), year)
         case_id = uuid4()
         secret = secrets.token_urlsafe(24)
         case = build_case(
@@ -177,9 +173,8 @@ async def accept(
         }
         try:
             earlier = await repository.store_case(conn, event, body, idem)
-        except repository.LostRace:
-            earlier = await repository.find_idempotent(conn, idem[0]) if idem else None
-            assert earlier is not None
+        except repository.LostRace:  # the first holder of the key rolled back: the key is free again
+            earlier = await repository.store_case(conn, event, body, idem)
         if earlier is not None:
             return _replay(earlier, fingerprint)
     ctx.relay.notify()

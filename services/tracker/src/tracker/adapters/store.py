@@ -110,6 +110,77 @@ async def insert_created(conn: Any, event: CaseCreated) -> bool:
     return True
 
 
+def _created_row(event: CaseCreated) -> dict[str, Any]:
+    case = event.case
+    codes = [
+        c
+        for c in (
+            (case.category.category, case.category.subcategory, case.category.event) if case.category else ()
+        )
+        if c
+    ]
+    return {
+        "case_id": str(event.case_id),
+        "event_id": str(event.event_id),
+        "case_number": case.case_number,
+        "correlation_id": event.correlation_id,
+        "kind": case.kind.value,
+        "category": case.category.model_dump(mode="json") if case.category else None,
+        "category_codes": codes,
+        "description": case.description,
+        "location": case.location.model_dump(mode="json") if case.location else None,
+        "photos": [str(p) for p in case.photos],
+        "channel": case.channel.value,
+        "language": case.language.value,
+        "district": case.location.district if case.location else None,
+        "created_at": case.received_at.isoformat(),
+        "secret_hash": case.secret_hash,
+    }
+
+
+async def insert_created_many(conn: Any, events: Sequence[CaseCreated]) -> set[UUID]:
+    """insert_created for a whole batch in one statement (cases and their first history entries); returns
+    the case ids that were new."""
+    rows = await conn.fetch(
+        "WITH u AS (SELECT * FROM jsonb_to_recordset($1::jsonb) AS x("
+        "  case_id uuid, event_id uuid, case_number text, correlation_id text, kind text, category jsonb, "
+        "  category_codes jsonb, description text, location jsonb, photos jsonb, channel text, language text, "
+        "  district text, created_at timestamptz, secret_hash text)), "
+        "ins AS (INSERT INTO cases(case_id, case_number, correlation_id, kind, category, category_codes, "
+        "  description, location, photos, channel, language, status, district, created_at, updated_at, version, "
+        "  secret_hash) "
+        "  SELECT case_id, case_number, correlation_id, kind, category, "
+        "   ARRAY(SELECT jsonb_array_elements_text(category_codes)), description, location, "
+        "   photos, channel, language, 'new', district, created_at, "
+        "   created_at, 1, secret_hash FROM u "
+        "  ON CONFLICT (case_id) DO NOTHING RETURNING case_id), "
+        "h AS (INSERT INTO history(case_id, sequence, status, actor_kind, actor_id, public_note, occurred_at, "
+        "  event_id) SELECT u.case_id, 1, 'new', 'system', 'intake', NULL, u.created_at, u.event_id "
+        "  FROM u JOIN ins USING (case_id)) "
+        "SELECT case_id FROM ins",
+        [_created_row(e) for e in events],
+    )
+    return {r["case_id"] for r in rows}
+
+
+async def take_pending_many(
+    conn: Any, case_ids: Sequence[UUID]
+) -> dict[UUID, list[tuple[str, dict[str, Any]]]]:
+    rows = await conn.fetch(
+        "DELETE FROM pending_events WHERE case_id = ANY($1::uuid[]) RETURNING case_id, topic, payload, occurred_at",
+        list(case_ids),
+    )
+    out: dict[UUID, list[tuple[str, dict[str, Any]]]] = {}
+    for r in sorted(rows, key=lambda r: r["occurred_at"]):
+        out.setdefault(r["case_id"], []).append((r["topic"], r["payload"]))
+    return out
+
+
+async def history_has_many(conn: Any, event_ids: Sequence[UUID]) -> set[UUID]:
+    rows = await conn.fetch("SELECT event_id FROM history WHERE event_id = ANY($1::uuid[])", list(event_ids))
+    return {r["event_id"] for r in rows}
+
+
 async def history_has(conn: Any, event_id: UUID) -> bool:
     return bool(await conn.fetchval("SELECT 1 FROM history WHERE event_id = $1", event_id))
 
