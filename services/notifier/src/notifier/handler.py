@@ -49,9 +49,6 @@ class NotifierHandler:
         self.on_queued = on_queued
 
     async def handle(self, batch: list[Delivery]) -> None:
-        queued = 0
-        # a case's creation is handled before its updates when both come in one batch
-        ordered = sorted(batch, key=lambda d: 0 if isinstance(d.event, CaseCreated) else 1)
         async with self.pool.acquire() as conn, conn.transaction():
             await db.lock_cases(conn, [d.event.case_id for d in batch])
             rows = await conn.fetch(
@@ -61,30 +58,44 @@ class NotifierHandler:
             )
             fresh = {r["event_id"] for r in rows}
             seen: set[UUID] = set()
-            for d in ordered:
+            events: list[Event] = []
+            for d in batch:
                 if d.event.event_id not in fresh or d.event.event_id in seen:
                     DUPLICATE_EVENTS.inc()
                     continue
                 seen.add(d.event.event_id)
-                queued += await self._apply(conn, d.event)
+                events.append(d.event)
+            queued = await self.apply_batch(conn, events)
         if queued and self.on_queued is not None:
             self.on_queued()
 
-    async def _apply(self, conn: Any, event: Event) -> int:
-        if isinstance(event, CaseCreated):
-            recipient = await self._save_recipient(conn, event)
-            count = await self._queue(conn, recipient, event, "confirmation", None, None)
-            for payload in await conn.fetch(
-                "DELETE FROM pending_events WHERE case_id = $1 RETURNING payload, occurred_at", event.case_id
-            ):
-                count += await self._apply(conn, CaseStatusChanged.model_validate(payload["payload"]))
-            return count
-        if isinstance(event, CaseStatusChanged):
-            template = template_for(event)
-            if template is None:
-                return 0
-            known = await self._recipient(conn, event.case_id)
-            if known is None:
+    async def apply_batch(self, conn: Any, events: list[Event]) -> int:
+        """A batch in a handful of statements, whatever its size: the new cases' recipients in one, the
+        updates' recipients in one, every delivery in one. A case's creation comes before its updates."""
+        recipients: dict[UUID, Recipient] = {}
+        planned: list[tuple[Recipient, Event, str, str | None, str | None]] = []
+        created = list({e.case_id: e for e in events if isinstance(e, CaseCreated)}.values())
+        changes = [e for e in events if isinstance(e, CaseStatusChanged)]
+        if created:
+            recipients.update(await self._save_recipients(conn, created))
+            planned += [(recipients[e.case_id], e, "confirmation", None, None) for e in created]
+            parked = await conn.fetch(
+                "DELETE FROM pending_events WHERE case_id = ANY($1::uuid[]) RETURNING payload, occurred_at",
+                [e.case_id for e in created],
+            )
+            earlier = [
+                CaseStatusChanged.model_validate(p["payload"])
+                for p in sorted(parked, key=lambda p: p["occurred_at"])
+            ]
+            changes = earlier + changes
+        relevant = [(e, t) for e in changes if (t := template_for(e)) is not None]
+        missing = list({e.case_id for e, _ in relevant} - recipients.keys())
+        if missing:
+            for row in await conn.fetch("SELECT * FROM recipients WHERE case_id = ANY($1::uuid[])", missing):
+                recipients[row["case_id"]] = _recipient_of(row)
+        for event, template in relevant:
+            known = recipients.get(event.case_id)
+            if known is None:  # the update came before its case: parked until the case arrives
                 await conn.execute(
                     "INSERT INTO pending_events(event_id, case_id, payload, occurred_at) "
                     "VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
@@ -93,39 +104,52 @@ class NotifierHandler:
                     event.model_dump(mode="json"),
                     event.occurred_at,
                 )
-                return 0
+                continue
             unit = self.city.unit(event.unit_id) if event.unit_id else None
             unit_name = unit.name.get(known.language) if unit else (event.unit_id or "")
-            return await self._queue(conn, known, event, template, event.public_note, unit_name)
-        return 0
+            planned.append((known, event, template, event.public_note, unit_name))
+        items: list[NewDelivery] = []
+        for r, what, kind, note, label in planned:
+            mine = self._items(r, what, kind, note, label)
+            items += mine
+            if mine:
+                log.info(
+                    "notification queued",
+                    extra={
+                        "case_id": str(r.case_id),
+                        "correlation_id": what.correlation_id,
+                        "template": kind,
+                        "channels": ",".join(i.channel for i in mine),
+                    },
+                )
+                for item in mine:
+                    QUEUED.labels(item.channel, kind).inc()
+        return await deliveries.add(conn, items)
 
-    async def _save_recipient(self, conn: Any, event: CaseCreated) -> Recipient:
-        case = event.case
-        reporter = case.reporter
-        row = await conn.fetchrow(
+    async def _save_recipients(self, conn: Any, events: list[CaseCreated]) -> dict[UUID, Recipient]:
+        reporters = [e.case.reporter for e in events]
+        rows = await conn.fetch(
             "INSERT INTO recipients(case_id, case_number, language, email, device_token, description, "
-            " category_code, unsubscribe_token) VALUES ($1,$2,$3,$4,$5,$6,$7,$8) "
+            " category_code, unsubscribe_token) "
+            "SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], "
+            " $7::text[], $8::text[]) "
             "ON CONFLICT (case_id) DO UPDATE SET case_number = EXCLUDED.case_number RETURNING *",
-            event.case_id,
-            case.case_number,
-            language_of(case.language.value),
-            str(reporter.email) if reporter and reporter.email else None,
-            reporter.device_token if reporter else None,
-            case.description,
-            case.category.leaf if case.category else None,
-            secrets.token_urlsafe(24),
+            [e.case_id for e in events],
+            [e.case.case_number for e in events],
+            [language_of(e.case.language.value) for e in events],
+            [str(r.email) if r and r.email else None for r in reporters],
+            [r.device_token if r else None for r in reporters],
+            [e.case.description for e in events],
+            [e.case.category.leaf if e.case.category else None for e in events],
+            [secrets.token_urlsafe(24) for _ in events],
         )
-        return _recipient_of(row)
+        return {row["case_id"]: _recipient_of(row) for row in rows}
 
-    async def _recipient(self, conn: Any, case_id: UUID) -> Recipient | None:
-        row = await conn.fetchrow("SELECT * FROM recipients WHERE case_id = $1", case_id)
-        return _recipient_of(row) if row else None
-
-    async def _queue(
-        self, conn: Any, r: Recipient, event: Event, template: str, note: str | None, unit_name: str | None
-    ) -> int:
+    def _items(
+        self, r: Recipient, event: Event, template: str, note: str | None, unit_name: str | None
+    ) -> list[NewDelivery]:
         if r.unsubscribed or not (r.email or r.device_token):
-            return 0  # anonymous or unsubscribed: nothing to send, nothing fails
+            return []  # anonymous or unsubscribed: nothing to send, nothing fails
         unsubscribe_url = (
             f"{self.settings.notifier_base_url.rstrip('/')}/v1/unsubscribe/{r.unsubscribe_token}"
         )
@@ -147,19 +171,7 @@ class NotifierHandler:
             )
         if r.device_token:
             items.append(self._item(event, "push", r.device_token, template, r.language, rendered, None, r))
-        added = await deliveries.add(conn, items)
-        log.info(
-            "notification queued",
-            extra={
-                "case_id": str(r.case_id),
-                "correlation_id": event.correlation_id,
-                "template": template,
-                "channels": ",".join(i.channel for i in items),
-            },
-        )
-        for item in items:
-            QUEUED.labels(item.channel, template).inc()
-        return added
+        return items
 
     @staticmethod
     def _item(
