@@ -83,3 +83,25 @@ def test_alert_rendering() -> None:
     assert out.subject == "Burst water main"
     assert "Avoid Puławska" in out.text
     assert "http://u/2" in out.html
+
+
+@pytest.mark.parametrize(
+    "subject",
+    [
+        "Zgłoszenie 12345/26 przyjęte — dziękujemy",
+        "Ваше звернення 85130/26 прийнято до розгляду, дякуємо за повідомлення про проблему",
+        "Case 1/26 received",
+        "ż" * 100,
+    ],
+)
+def test_subjects_are_rfc_2047_encoded_and_read_back_whole(subject: str) -> None:
+    from email import policy
+    from email.parser import BytesParser
+
+    from notifier.adapters.senders import encoded_words
+
+    value = encoded_words(subject)
+    assert value.isascii()
+    assert all(len(line) <= 78 for line in value.split("\r\n"))
+    message = BytesParser(policy=policy.default).parsebytes(f"Subject: {value}\r\n\r\nx".encode())
+    assert str(message["Subject"]) == subject

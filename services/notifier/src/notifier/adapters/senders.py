@@ -32,6 +32,8 @@ class Mailer:
 
     def __init__(self, settings: NotifierSettings) -> None:
         self.settings = settings
+        self._from_header = _header_address(settings.mail_from)
+        self._envelope_from = parseaddr(settings.mail_from)[1]
         self._idle: asyncio.Queue[aiosmtplib.SMTP] = asyncio.Queue()
         self._open = 0
         self._changed = asyncio.Condition()
@@ -90,9 +92,9 @@ class Mailer:
         the email package's header registry costs more CPU than everything else in the notifier."""
         boundary = "=_cc_" + hashlib.sha256(message_id.encode()).hexdigest()[:24]
         headers = [
-            f"From: {_header_address(self.settings.mail_from)}",
+            f"From: {self._from_header}",
             f"To: {to}",
-            f"Subject: {Header(subject, 'utf-8').encode(maxlinelen=76)}",
+            f"Subject: {encoded_words(subject)}",
             f"Date: {format_datetime(datetime.now(UTC))}",
             f"Message-ID: {message_id}",
             "MIME-Version: 1.0",
@@ -117,7 +119,7 @@ class Mailer:
     async def send(self, to: str, message: bytes) -> None:
         smtp = await self._take()
         try:
-            errors, _ = await smtp.sendmail(parseaddr(self.settings.mail_from)[1], [to], message)
+            errors, _ = await smtp.sendmail(self._envelope_from, [to], message)
         except aiosmtplib.SMTPRecipientsRefused as exc:
             await self._give_back(smtp)
             raise PermanentFailure(f"recipient refused: {exc}") from exc
@@ -140,6 +142,22 @@ class Mailer:
 
 def _b64(text: str) -> str:
     return base64.encodebytes(text.encode("utf-8")).decode("ascii").replace("\n", "\r\n")
+
+
+def encoded_words(text: str) -> str:
+    """An RFC 2047 header value: ASCII as it is, anything else as base64 UTF-8 encoded-words of at most 75
+    characters each, split on character boundaries, folded onto continuation lines."""
+    if text.isascii() and len(text) <= 900:
+        return text
+    words, chunk = [], b""
+    for char in text:
+        piece = char.encode("utf-8")
+        if len(chunk) + len(piece) > 45:  # 45 bytes -> 60 base64 characters + 12 of wrapping = 72
+            words.append(chunk)
+            chunk = b""
+        chunk += piece
+    words.append(chunk)
+    return "\r\n ".join(f"=?utf-8?b?{base64.b64encode(w).decode('ascii')}?=" for w in words)
 
 
 def _header_address(value: str) -> str:
