@@ -23,10 +23,9 @@ from pathlib import Path
 from typing import Any
 
 import asyncpg
-import httpx
 import pytest
 
-from devstack.testing import System
+from devstack.testing import System, case_body, submit_case
 from tracker.auth import issue_key
 
 pytestmark = [pytest.mark.e2e, pytest.mark.integration]
@@ -100,29 +99,6 @@ def schemathesis(
     return result
 
 
-async def routed_case(system: System) -> str:
-    async with httpx.AsyncClient(timeout=30) as client:
-        created = await client.post(
-            f"{system.intake.url}/v1/cases",
-            json={
-                "kind": "intervention",
-                "category": "drogi.sygnalizacja",
-                "description": "Nie działa sygnalizacja na skrzyżowaniu",
-                "location": {"lat": 52.2297, "lon": 21.0122},
-                "channel": "portal",
-            },
-        )
-        assert created.status_code == 201, created.text
-        case_id: str = created.json()["case_id"]
-        for _ in range(150):
-            view = await client.get(f"{system.tracker.url}/v1/public/cases/{case_id}")
-            if view.status_code == 200 and view.json()["status"] == "routed":
-                assert view.json()["unit"]["code"] == "zdm"
-                return case_id
-            await asyncio.sleep(0.2)
-    raise AssertionError("the case was never routed")
-
-
 async def test_every_api_fuzzed_from_its_openapi_document(
     system: System, services: Any, tmp_path: Path
 ) -> None:
@@ -135,7 +111,9 @@ async def test_every_api_fuzzed_from_its_openapi_document(
     finally:
         await conn.close()
     # a real case routed to ZDM, so that the unit's and the consultant's operations reach their logic
-    case_id = await routed_case(system)
+    case_id = (await submit_case(system, case_body(description="Nie działa sygnalizacja na skrzyżowaniu")))[
+        "case_id"
+    ]
     runs: list[tuple[str, str | None, dict[str, str]]] = [
         ("intake", None, {}),
         ("router", None, {}),

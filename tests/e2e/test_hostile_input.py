@@ -12,20 +12,13 @@ import asyncpg
 import httpx
 import pytest
 
-from devstack.testing import System
+from devstack.testing import System, case_body, submit_case
 from intake.adapters.clients import issue_client_key
 from tracker.auth import issue_key
 
 pytestmark = [pytest.mark.e2e, pytest.mark.integration]
 
-CASE = {
-    "kind": "intervention",
-    "category": "drogi.sygnalizacja",
-    "description": "Nie działa sygnalizacja",
-    "location": {"lat": 52.2297, "lon": 21.0122},
-    "channel": "portal",
-    "reporter": {"email": "wrogi@example.org"},
-}
+CASE = case_body(reporter={"email": "wrogi@example.org"})
 SQL = "'; DROP TABLE cases; --"
 TABLES = {
     "intake": ["cases", "outbox", "idempotency_keys", "photos"],
@@ -86,14 +79,7 @@ async def settled(system: System) -> dict[str, int]:
 async def test_hostile_input_gets_4xx_and_changes_nothing(system: System) -> None:
     async with httpx.AsyncClient(timeout=30) as c:
         # one real case, so the unit and dispute endpoints have something to aim at
-        created = await c.post(f"{system.intake.url}/v1/cases", json=CASE)
-        assert created.status_code == 201
-        case_id = created.json()["case_id"]
-        for _ in range(150):
-            view = await c.get(f"{system.tracker.url}/v1/public/cases/{case_id}")
-            if view.status_code == 200 and view.json()["status"] == "routed":
-                break
-            await asyncio.sleep(0.2)
+        case_id = (await submit_case(system, CASE))["case_id"]
         conn = await asyncpg.connect(system.env["tracker"]["TRACKER_DATABASE_URL"])
         try:
             unit_key = await issue_key(conn, "unit", "zdm")
@@ -185,13 +171,8 @@ async def test_hostile_input_gets_4xx_and_changes_nothing(system: System) -> Non
         assert await settled(system) == before
 
         # SQL-looking free text is just text: stored verbatim, every table still there
-        verbatim = await c.post(f"{system.intake.url}/v1/cases", json={**CASE, "description": SQL})
-        assert verbatim.status_code == 201
-        for _ in range(150):
-            view = await c.get(f"{system.tracker.url}/v1/public/cases/{verbatim.json()['case_id']}")
-            if view.status_code == 200:
-                break
-            await asyncio.sleep(0.2)
+        verbatim = await submit_case(system, {**CASE, "description": SQL})
+        view = await c.get(f"{system.tracker.url}/v1/public/cases/{verbatim['case_id']}")
         assert view.json()["description"] == SQL
         after: dict[str, Any] = await settled(system)
         assert after["intake.cases"] == before["intake.cases"] + 1

@@ -193,13 +193,8 @@ async def test_mail_waits_while_smtp_is_down_and_all_arrives_when_it_is_back(
     smtp_server.stop()  # take the SMTP server away
     addresses = [f"{uuid.uuid4().hex[:8]}@example.org" for _ in range(5)]
     await publish(stack.kafka_bootstrap, *[created(a, "uk") for a in addresses])
+    await metric_shows(notifier, 'cc_notifier_channel_unreachable{channel="email"} 1.0')
     async with httpx.AsyncClient() as client:
-        for _ in range(50):
-            metrics = (await client.get(f"{notifier.url}/metrics")).text
-            if 'cc_notifier_channel_unreachable{channel="email"} 1.0' in metrics:
-                break
-            await asyncio.sleep(0.2)
-        assert 'cc_notifier_channel_unreachable{channel="email"} 1.0' in metrics
         await asyncio.sleep(4)  # several probes, each refused
         metrics = (await client.get(f"{notifier.url}/metrics")).text
         # an outage does not spend the messages' retry budget (NOTIFIER_MAX_ATTEMPTS is 3 here)
@@ -289,6 +284,19 @@ async def test_two_instances_send_each_confirmation_exactly_once(
     assert per_address == {c.case.reporter.email: 1 for c in cases if c.case.reporter}
 
 
+async def metric_shows(svc: RunningService, line: str, timeout: float = 20.0) -> str:
+    """Wait until the service's /metrics holds the line; returns the metrics text."""
+    async with httpx.AsyncClient() as client:
+        deadline = time.monotonic() + timeout
+        while True:
+            metrics = (await client.get(f"{svc.url}/metrics")).text
+            if line in metrics or time.monotonic() > deadline:
+                break
+            await asyncio.sleep(0.2)
+    assert line in metrics
+    return metrics
+
+
 class RefusingHandler:
     """An SMTP server that is up but refuses every message for now (451), as a full or greylisting relay."""
 
@@ -320,12 +328,8 @@ async def test_after_the_retry_budget_a_delivery_is_marked_failed(
         },
     )
     await publish(stack.kafka_bootstrap, created(f"{uuid.uuid4().hex[:8]}@example.org"))
-    async with httpx.AsyncClient() as client:
-        for _ in range(100):
-            metrics = (await client.get(f"{notifier.url}/metrics")).text
-            if 'cc_notifier_failed_total{channel="email",template="confirmation"} 1.0' in metrics:
-                break
-            await asyncio.sleep(0.2)
-    assert 'cc_notifier_failed_total{channel="email",template="confirmation"} 1.0' in metrics
+    metrics = await metric_shows(
+        notifier, 'cc_notifier_failed_total{channel="email",template="confirmation"} 1.0'
+    )
     assert 'cc_notifier_retries_total{channel="email"} 2.0' in metrics
     assert '"msg": "delivery failed"' in notifier.log.read_text()

@@ -160,6 +160,13 @@ def allowed_methods(request: Request) -> list[str]:
     return sorted(methods)
 
 
+async def send_problem(
+    scope: Scope, receive: Receive, send: Send, status: int, title: str, detail: str, type_: str
+) -> None:
+    """Answer with a problem document from ASGI middleware (before any route is involved)."""
+    await problem_response(status, title, detail, type_)(scope, receive, send)
+
+
 class BodyLimitMiddleware:
     """Refuse request bodies larger than `max_bytes` with 413, whether or not Content-Length is sent."""
 
@@ -196,13 +203,15 @@ class BodyLimitMiddleware:
             await self._refuse(scope, receive, send, limit)
 
     async def _refuse(self, scope: Scope, receive: Receive, send: Send, limit: int) -> None:
-        response = problem_response(
+        await send_problem(
+            scope,
+            receive,
+            send,
             413,
             "Request body too large",
             f"The body may have at most {limit} bytes.",
             "body-too-large",
         )
-        await response(scope, receive, send)
 
 
 class _TooLarge(Exception):
@@ -237,13 +246,15 @@ class InputGuardMiddleware:
                 and scope["method"] in ("POST", "PUT", "PATCH")
                 and not scope["path"].startswith(self.own_media)
             ):
-                response = problem_response(
+                await send_problem(
+                    scope,
+                    receive,
+                    send,
                     415,
                     "Unsupported content type",
                     f"Send application/json, not {content_type.decode(errors='replace')[:80]}.",
                     "unsupported-media-type",
                 )
-                await response(scope, receive, send)
                 return
             await self.app(scope, receive, send)
             return
@@ -272,10 +283,12 @@ class InputGuardMiddleware:
         await self.app(scope, replay, send)
 
     async def _refuse(self, scope: Scope, receive: Receive, send: Send, where: str) -> None:
-        response = problem_response(
+        await send_problem(
+            scope,
+            receive,
+            send,
             400,
             "NUL character not accepted",
             f"{where.capitalize()} contains the NUL character (U+0000), which no text field may hold.",
             "nul-character",
         )
-        await response(scope, receive, send)

@@ -357,3 +357,36 @@ async def system(stack: Stack, services: Any, fresh_db: Any, smtp_server: SmtpSe
     router = await services("router", env["router"])
     notifier = await services("notifier", env["notifier"])
     return System(intake, router, tracker, notifier, smtp_server, env)
+
+
+def case_body(**fields: Any) -> dict[str, Any]:
+    """A valid Warsaw case for intake's POST /v1/cases (a broken traffic light in Śródmieście); `fields`
+    replace or add to it."""
+    return {
+        "kind": "intervention",
+        "category": "drogi.sygnalizacja",
+        "description": "Nie działa sygnalizacja",
+        "location": {"lat": 52.2297, "lon": 21.0122},
+        "channel": "portal",
+        **fields,
+    }
+
+
+async def submit_case(
+    system: System, body: dict[str, Any], until: str = "routed", timeout: float = 30.0
+) -> dict[str, Any]:
+    """POST the case to intake (201 expected) and wait until the tracker shows it with status `until`;
+    returns intake's answer."""
+    import httpx
+
+    async with httpx.AsyncClient(timeout=30) as client:
+        created = await client.post(f"{system.intake.url}/v1/cases", json=body)
+        assert created.status_code == 201, created.text
+        answer: dict[str, Any] = created.json()
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            view = await client.get(f"{system.tracker.url}/v1/public/cases/{answer['case_id']}")
+            if view.status_code == 200 and view.json()["status"] == until:
+                return answer
+            await asyncio.sleep(0.2)
+    raise AssertionError(f"case {answer['case_id']} never reached {until}")
