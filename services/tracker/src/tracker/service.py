@@ -85,6 +85,11 @@ class Outcome:
     sequence: int
 
 
+def routed_change_id(event: CaseRouted) -> uuid.UUID:
+    """The id of the status change a routing makes (the same on every replay)."""
+    return uuid.uuid5(NAMESPACE, f"status-of-routed:{event.event_id}")
+
+
 def hash_secret(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
 
@@ -131,14 +136,20 @@ class TrackerService:
             for case_id in inserted:
                 for topic, payload in parked.get(case_id, []):
                     await self.apply(conn, TOPICS[topic].model.model_validate(payload))
-        changes = [e.event_id for e in events if isinstance(e, CaseStatusChanged)]
-        known = await store.history_has_many(conn, changes) if changes else set()
+        # the history entries each event would write: those already there were applied before
+        entries = {
+            e.event_id: routed_change_id(e) if isinstance(e, CaseRouted) else e.event_id
+            for e in events
+            if isinstance(e, CaseRouted | CaseStatusChanged)
+        }
+        known = await store.history_has_many(conn, list(entries.values())) if entries else set()
         for event in events:
-            if isinstance(event, CaseCreated) or event.event_id in known:
+            if isinstance(event, CaseCreated) or entries.get(event.event_id) in known:
                 continue
-            await self.apply(conn, event)
+            await self.apply(conn, event, checked=True)
 
-    async def apply(self, conn: Any, event: Event) -> None:
+    async def apply(self, conn: Any, event: Event, checked: bool = False) -> None:
+        """One event; `checked`: the caller already knows its history entry is not there yet."""
         if isinstance(event, CaseCreated):
             if await store.insert_created(conn, event):
                 log.info(
@@ -166,13 +177,13 @@ class TrackerService:
             log.info("event parked until its case arrives", extra={"event_type": event.event_type})
             return
         if isinstance(event, CaseRouted):
-            await self._apply_routed(conn, case, event)
+            await self._apply_routed(conn, case, event, checked)
         elif isinstance(event, CaseStatusChanged):
-            await self._apply_status_changed(conn, case, event)
+            await self._apply_status_changed(conn, case, event, checked)
 
-    async def _apply_routed(self, conn: Any, case: CaseRow, event: CaseRouted) -> None:
-        change_id = uuid.uuid5(NAMESPACE, f"status-of-routed:{event.event_id}")
-        if await store.history_has(conn, change_id):
+    async def _apply_routed(self, conn: Any, case: CaseRow, event: CaseRouted, checked: bool = False) -> None:
+        change_id = routed_change_id(event)
+        if not checked and await store.history_has(conn, change_id):
             return
         if case.status in (CaseStatus.CLOSED, CaseStatus.DUPLICATE):
             log.warning("routing of a finished case ignored", extra={"status": case.status.value})
@@ -193,8 +204,10 @@ class TrackerService:
         )
         await self._write(conn, case, change)
 
-    async def _apply_status_changed(self, conn: Any, case: CaseRow, event: CaseStatusChanged) -> None:
-        if await store.history_has(conn, event.event_id):
+    async def _apply_status_changed(
+        self, conn: Any, case: CaseRow, event: CaseStatusChanged, checked: bool = False
+    ) -> None:
+        if not checked and await store.history_has(conn, event.event_id):
             return  # our own change coming back, or a replayed one already derived
         change = Change(
             event_id=event.event_id,
@@ -324,7 +337,7 @@ class TrackerService:
             )
             await store.claim_events(conn, [routed.event_id])
             change = Change(
-                event_id=uuid.uuid5(NAMESPACE, f"status-of-routed:{routed.event_id}"),
+                event_id=routed_change_id(routed),
                 to_status=CaseStatus.ROUTED,
                 actor=actor,
                 occurred_at=now,

@@ -203,11 +203,13 @@ class Change:
 
 
 async def write_change(conn: Any, case: CaseRow, change: Change) -> int:
-    """Apply the change to the case row and append the history entry; returns the new sequence."""
+    """Apply the change to the case row and append the history entry, in one statement; returns the new
+    sequence."""
     sequence = case.version + 1
     unit_id = change.unit_id if change.unit_id is not None else case.unit_id
     await conn.execute(
-        "UPDATE cases SET status = $2, unit_id = $3, updated_at = greatest(updated_at, $4), version = $5, "
+        "WITH changed AS (UPDATE cases SET status = $2, unit_id = $3, updated_at = greatest(updated_at, $4), "
+        " version = $5, "
         " closed_at = CASE WHEN $2 = 'closed' THEN $4 WHEN $2 = 'reopened' THEN NULL ELSE closed_at END, "
         " first_response_at = CASE WHEN first_response_at IS NULL AND $2 IN ('in_progress', 'closed') "
         "   AND $7 = 'unit' THEN $4 ELSE first_response_at END, "
@@ -216,7 +218,9 @@ async def write_change(conn: Any, case: CaseRow, change: Change) -> int:
         " sla_due_at = CASE WHEN $8 THEN $10 ELSE sla_due_at END, "
         " overdue = CASE WHEN $8 THEN false ELSE overdue END, "
         " triage_reason = CASE WHEN $8 THEN $11 ELSE triage_reason END "
-        "WHERE case_id = $1",
+        "WHERE case_id = $1 RETURNING case_id) "
+        "INSERT INTO history(case_id, sequence, status, from_status, actor_kind, actor_id, unit_id, public_note, "
+        " occurred_at, event_id) SELECT case_id, $5, $2, $12, $7, $13, $3, $14, $4, $15 FROM changed",
         case.case_id,
         change.to_status.value,
         unit_id,
@@ -228,19 +232,9 @@ async def write_change(conn: Any, case: CaseRow, change: Change) -> int:
         change.district,
         change.sla_due_at,
         change.triage_reason,
-    )
-    await conn.execute(
-        "INSERT INTO history(case_id, sequence, status, from_status, actor_kind, actor_id, unit_id, public_note, "
-        " occurred_at, event_id) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10)",
-        case.case_id,
-        sequence,
-        change.to_status.value,
         case.status.value,
-        change.actor.kind.value,
         change.actor.id,
-        unit_id,
         change.public_note,
-        change.occurred_at,
         change.event_id,
     )
     return sequence
