@@ -128,8 +128,7 @@ def _configure(cfg: StackConfig, libs: Path) -> Path:
                 "kafka.tools.StorageTool",
                 "format",
                 "--standalone",
-                "-t",
-                cluster_id,
+                f"--cluster-id={cluster_id}",
                 "-c",
                 str(props),
             )
@@ -138,9 +137,14 @@ def _configure(cfg: StackConfig, libs: Path) -> Path:
 
 
 def _cluster_id() -> str:
+    """A random cluster id as Kafka writes them (URL-safe base64 of a UUID), never starting with "-": the
+    storage tool would read such an id as an option (one start in 64 failed that way)."""
     import base64
 
-    return base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+    while True:
+        found = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+        if not found.startswith("-"):
+            return found
 
 
 def is_running(cfg: StackConfig) -> bool:
