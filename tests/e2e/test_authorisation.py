@@ -12,7 +12,7 @@ import asyncpg
 import httpx
 import pytest
 
-from devstack.testing import RunningService, System
+from devstack.testing import RunningService, System, case_body
 from intake.adapters.clients import issue_client_key
 from tracker.auth import issue_key
 
@@ -63,15 +63,7 @@ async def test_authorisation_matrix_and_no_personal_data(
     async with httpx.AsyncClient(timeout=30) as c:
         created = await c.post(
             f"{system.intake.url}/v1/cases",
-            json={
-                "kind": "intervention",
-                "category": "drogi.sygnalizacja",
-                "description": "Nie działa sygnalizacja",
-                "location": {"lat": 52.2297, "lon": 21.0122},
-                "channel": "mobile",
-                "reporter": PERSONAL,
-                "consent": {"share_contact_with_unit": False},
-            },
+            json=case_body(channel="mobile", reporter=PERSONAL, consent={"share_contact_with_unit": False}),
         )
         assert created.status_code == 201
         case = created.json()

@@ -12,7 +12,7 @@ import asyncpg
 import httpx
 import pytest
 
-from devstack.testing import System
+from devstack.testing import System, case_body
 from tracker.auth import issue_key
 
 pytestmark = [pytest.mark.e2e, pytest.mark.integration]
@@ -21,15 +21,11 @@ pytestmark = [pytest.mark.e2e, pytest.mark.integration]
 async def submit(client: httpx.AsyncClient, system: System, email: str) -> dict[str, Any]:
     r = await client.post(
         f"{system.intake.url}/v1/cases",
-        json={
-            "kind": "intervention",
-            "category": "drogi.sygnalizacja",
-            "description": "Nie działa sygnalizacja",
-            "location": {"lat": 52.2297, "lon": 21.0122},
-            "channel": "mobile",
-            "consent": {"share_contact_with_unit": True},
-            "reporter": {"email": email, "name": "Jan Kowalski", "device_token": "fcm:tok"},
-        },
+        json=case_body(
+            channel="mobile",
+            consent={"share_contact_with_unit": True},
+            reporter={"email": email, "name": "Jan Kowalski", "device_token": "fcm:tok"},
+        ),
     )
     assert r.status_code == 201
     body: dict[str, Any] = r.json()

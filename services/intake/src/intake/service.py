@@ -6,6 +6,8 @@ from dataclasses import dataclass, field
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from fastapi import Request
+
 from cityconfig import CityIndex
 from intake.adapters.clients import TrackerClient
 from intake.adapters.repository import CaseNumbers
@@ -28,3 +30,9 @@ class IntakeContext:
 
     def status_url(self, case_id: str) -> str:
         return f"{self.public_base_url.rstrip('/')}/v1/public/cases/{case_id}"
+
+
+def context(request: Request) -> IntakeContext:
+    """The IntakeContext of the app serving this request (set by bootstrap)."""
+    ctx: IntakeContext = request.app.state.intake
+    return ctx

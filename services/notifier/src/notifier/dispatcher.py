@@ -100,8 +100,7 @@ class Dispatcher:
     async def dispatch_once(self) -> int:
         """Send one claimed batch: recipients in parallel (up to the SMTP pool), each recipient's messages in
         order; when a channel is down its remaining messages go back untried."""
-        now = asyncio.get_running_loop().time()
-        channels = [c for c in CHANNELS if self.unreachable.get(c, 0.0) <= now]
+        channels = [c for c in CHANNELS if not self._waiting(c)]
         if not channels:
             return 0
         async with self.pool.acquire() as conn:
@@ -111,19 +110,18 @@ class Dispatcher:
         groups: dict[tuple[str, str], list[dict[str, Any]]] = {}
         for row in rows:
             groups.setdefault((row["channel"], row["recipient"]), []).append(row)
-        down: set[str] = set()
         gate = asyncio.Semaphore(self.settings.smtp_connections)
 
         async def serve(group: list[dict[str, Any]]) -> int:
             sent = 0
             async with gate:
                 for index, row in enumerate(group):
-                    if row["channel"] in down:
+                    if self._waiting(row["channel"]):
                         await self._release(group[index:], f"{row['channel']} unavailable")
                         return sent
-                    if await self._send_one(row, down):
+                    if await self._send_one(row):
                         sent += 1
-                    elif row["channel"] in down:
+                    elif self._waiting(row["channel"]):
                         await self._release(group[index + 1 :], f"{row['channel']} unavailable")
                         return sent
             return sent
@@ -135,14 +133,13 @@ class Dispatcher:
             async with self.pool.acquire() as conn:
                 await deliveries.release(conn, [r["id"] for r in rows], reason)
 
-    async def _send_one(self, row: dict[str, Any], down: set[str]) -> bool:
+    async def _send_one(self, row: dict[str, Any]) -> bool:
         try:
             await self._deliver(row)
         except PermanentFailure as exc:
             await self._fail(row, str(exc))
             return False
         except CONNECTION_ERRORS as exc:
-            down.add(row["channel"])
             self._channel_down(row["channel"], f"{type(exc).__name__}: {exc}")
             await self._release([row], f"{row['channel']} unavailable: {type(exc).__name__}: {exc}")
             return False
@@ -157,6 +154,10 @@ class Dispatcher:
         SENT.labels(row["channel"], row["template"]).inc()
         LATENCY.labels(row["channel"]).observe(max(0.0, time.time() - row["event_time"].timestamp()))
         return True
+
+    def _waiting(self, channel: str) -> bool:
+        """The channel failed to connect and its next probe is not due yet."""
+        return self.unreachable.get(channel, 0.0) > asyncio.get_running_loop().time()
 
     def _channel_down(self, channel: str, error: str) -> None:
         if channel not in self.unreachable:

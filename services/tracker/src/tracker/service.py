@@ -135,7 +135,9 @@ class TrackerService:
             parked = await store.take_pending_many(conn, list(inserted)) if inserted else {}
             for case_id in inserted:
                 for topic, payload in parked.get(case_id, []):
-                    await self.apply(conn, TOPICS[topic].model.model_validate(payload))
+                    update = TOPICS[topic].model.model_validate(payload)
+                    if isinstance(update, CaseRouted | CaseStatusChanged):  # only updates are ever parked
+                        await self.apply(conn, update)
         # the history entries each event would write: those already there were applied before
         entries = {
             e.event_id: routed_change_id(e) if isinstance(e, CaseRouted) else e.event_id
@@ -144,25 +146,12 @@ class TrackerService:
         }
         known = await store.history_has_many(conn, list(entries.values())) if entries else set()
         for event in events:
-            if isinstance(event, CaseCreated) or entries.get(event.event_id) in known:
-                continue
-            await self.apply(conn, event, checked=True)
+            if isinstance(event, CaseRouted | CaseStatusChanged) and entries[event.event_id] not in known:
+                await self.apply(conn, event, checked=True)
 
-    async def apply(self, conn: Any, event: Event, checked: bool = False) -> None:
-        """One event; `checked`: the caller already knows its history entry is not there yet."""
-        if isinstance(event, CaseCreated):
-            if await store.insert_created(conn, event):
-                log.info(
-                    "case tracked",
-                    extra={
-                        "case_id": str(event.case_id),
-                        "correlation_id": event.correlation_id,
-                        "case_number": event.case.case_number,
-                    },
-                )
-                for topic, payload in await store.take_pending(conn, event.case_id):
-                    await self.apply(conn, TOPICS[topic].model.model_validate(payload))
-            return
+    async def apply(self, conn: Any, event: CaseRouted | CaseStatusChanged, checked: bool = False) -> None:
+        """One update of a case (new cases go through apply_batch); `checked`: the caller already knows
+        its history entry is not there yet."""
         case = await store.get_case(conn, event.case_id, lock=True)
         if case is None:
             OUT_OF_ORDER.labels(event.event_type).inc()

@@ -25,7 +25,7 @@ from intake.domain.submission import (
     format_case_number,
     problem_fields,
 )
-from intake.service import IntakeContext
+from intake.service import IntakeContext, context
 from servicekit.logs import log_context
 from servicekit.problems import ProblemError
 
@@ -74,11 +74,6 @@ class CaseAccepted(BaseModel):
     secret: str = Field(description="Keep it: it proves the case is yours (e.g. to dispute a closure)")
 
 
-def _ctx(request: Request) -> IntakeContext:
-    ctx: IntakeContext = request.app.state.intake
-    return ctx
-
-
 @router.post(
     "/cases",
     status_code=201,
@@ -98,7 +93,7 @@ async def submit_case(
     idempotency_key: Annotated[str | None, Header(max_length=200, alias="Idempotency-Key")] = None,
     x_correlation_id: Annotated[str | None, Header(max_length=128, alias="X-Correlation-ID")] = None,
 ) -> JSONResponse:
-    ctx = _ctx(request)
+    ctx = context(request)
     correlation_id = x_correlation_id or str(uuid4())
     with log_context(correlation_id=correlation_id):
         return await accept(ctx, submission, idempotency_key, correlation_id)
@@ -209,7 +204,7 @@ def _replay(earlier: repository.StoredAnswer, fingerprint: str) -> JSONResponse:
 
 @router.get("/categories", summary="The catalogue a channel needs to build its form")
 async def categories(request: Request) -> dict[str, Any]:
-    ctx = _ctx(request)
+    ctx = context(request)
     cats = []
     for cat in ctx.city.config.catalogue:
         leaf = ctx.city.leaf(cat.code)

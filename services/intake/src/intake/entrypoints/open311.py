@@ -15,7 +15,7 @@ from intake.adapters.clients import client_for_key
 from intake.domain import open311
 from intake.domain.submission import CaseSubmission
 from intake.entrypoints.http import accept
-from intake.service import IntakeContext
+from intake.service import context
 from servicekit.logs import log_context
 from servicekit.params import IsoDateTime
 from servicekit.problems import ProblemError
@@ -51,11 +51,6 @@ def answers(description: str, status: int = 200) -> dict[int | str, dict[str, An
     return {status: {"description": description, "content": formats({})}, **ERRORS}
 
 
-def _ctx(request: Request) -> IntakeContext:
-    ctx: IntakeContext = request.app.state.intake
-    return ctx
-
-
 def reply(items: list[dict[str, Any]], fmt: str, root: str, item: str, status: int = 200) -> Response:
     if fmt == "xml":
         return Response(
@@ -76,7 +71,7 @@ def fail(status: int, description: str, fmt: str = "json") -> Response:
     responses=answers("The discovery document"),
 )
 async def discovery(request: Request, fmt: Fmt) -> Response:
-    ctx = _ctx(request)
+    ctx = context(request)
     base = str(request.base_url).rstrip("/") + "/open311/v2/"
     body = {
         "changeset": "2026-12-01T00:00:00Z",
@@ -103,7 +98,7 @@ async def discovery(request: Request, fmt: Fmt) -> Response:
     responses=answers("The services"),
 )
 async def services(request: Request, fmt: Fmt, locale: str = Query("pl", max_length=10)) -> Response:
-    ctx = _ctx(request)
+    ctx = context(request)
     lang = locale[:2] if locale[:2] in ("pl", "en", "uk") else "pl"
     return reply(
         [open311.service(leaf, lang) for leaf in open311.service_leaves(ctx.city)], fmt, "services", "service"
@@ -116,7 +111,7 @@ async def services(request: Request, fmt: Fmt, locale: str = Query("pl", max_len
     responses=answers("The service definition"),
 )
 async def service_definition(request: Request, service_code: str, fmt: Fmt) -> Response:
-    ctx = _ctx(request)
+    ctx = context(request)
     if ctx.city.leaf(service_code) is None:
         return fail(404, f"service_code {service_code} not found", fmt)
     definition = {"service_code": service_code, "attributes": []}
@@ -132,7 +127,7 @@ async def service_definition(request: Request, service_code: str, fmt: Fmt) -> R
     status_code=201,
 )
 async def create_request(request: Request, fmt: Fmt) -> Response:
-    ctx = _ctx(request)
+    ctx = context(request)
     try:
         form = {k: str(v) for k, v in (await request.form()).items()}
     except Exception:
@@ -186,7 +181,7 @@ async def search_requests(
     page_size: int = Query(50, ge=1, le=100),
     extensions: bool = False,
 ) -> Response:
-    ctx = _ctx(request)
+    ctx = context(request)
     if problem := open311.check_range(start_date, end_date):
         return fail(400, problem, fmt)
     params: list[tuple[str, str]] = [("page", str(page)), ("page_size", str(page_size))]
@@ -222,7 +217,7 @@ async def search_requests(
     responses=answers("A one-element list"),
 )
 async def get_request(request: Request, request_path: str, extensions: bool = False) -> Response:
-    ctx = _ctx(request)
+    ctx = context(request)
     number, _, fmt = request_path.rpartition(".")
     if fmt not in ("json", "xml") or not number:
         return fail(404, "use requests/{service_request_id}.json or .xml")
@@ -238,7 +233,7 @@ async def get_request(request: Request, request_path: str, extensions: bool = Fa
     responses=answers("The request behind the token"),
 )
 async def token(request: Request, token: str, fmt: Fmt) -> Response:
-    ctx = _ctx(request)
+    ctx = context(request)
     try:
         case_id = UUID(token)
     except ValueError:

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Request, UploadFile
 from fastapi.responses import Response
 from pydantic import BaseModel
 
-from intake.service import IntakeContext
+from intake.service import context
 from servicekit.problems import ProblemError
 
 router = APIRouter(prefix="/v1/photos", tags=["photos"])
@@ -34,11 +34,6 @@ def sniff(data: bytes) -> str | None:
     return None
 
 
-def _ctx(request: Request) -> IntakeContext:
-    ctx: IntakeContext = request.app.state.intake
-    return ctx
-
-
 @router.post(
     "",
     status_code=201,
@@ -57,7 +52,7 @@ async def upload(request: Request, photo: UploadFile) -> PhotoStored:
         raise ProblemError(
             415, "Unsupported photo", "Send a JPEG, PNG or WebP image.", "unsupported-media-type"
         )
-    ctx = _ctx(request)
+    ctx = context(request)
     photo_id = uuid4()
     async with ctx.pool.acquire() as conn:
         await conn.execute(
@@ -84,7 +79,7 @@ async def upload(request: Request, photo: UploadFile) -> PhotoStored:
     responses={404: {"description": "No such photo"}},
 )
 async def download(request: Request, photo_id: UUID) -> Response:
-    async with _ctx(request).pool.acquire() as conn:
+    async with context(request).pool.acquire() as conn:
         row = await conn.fetchrow("SELECT content_type, data FROM photos WHERE photo_id = $1", photo_id)
     if row is None:
         raise ProblemError(404, "Photo not found", type_="not-found")

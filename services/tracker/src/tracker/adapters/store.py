@@ -68,48 +68,6 @@ async def get_case_by_number(conn: Any, case_number: str) -> CaseRow | None:
     return _row(record) if record else None
 
 
-async def insert_created(conn: Any, event: CaseCreated) -> bool:
-    case = event.case
-    codes = [
-        c
-        for c in (
-            (case.category.category, case.category.subcategory, case.category.event) if case.category else ()
-        )
-        if c
-    ]
-    location = case.location.model_dump(mode="json") if case.location else None
-    inserted = await conn.fetchval(
-        "INSERT INTO cases(case_id, case_number, correlation_id, kind, category, category_codes, description, "
-        " location, photos, channel, language, status, district, created_at, updated_at, version, secret_hash) "
-        "VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,'new',$12,$13,$13,1,$14) "
-        "ON CONFLICT (case_id) DO NOTHING RETURNING 1",
-        event.case_id,
-        case.case_number,
-        event.correlation_id,
-        case.kind.value,
-        case.category.model_dump(mode="json") if case.category else None,
-        codes,
-        case.description,
-        location,
-        [str(p) for p in case.photos],
-        case.channel.value,
-        case.language.value,
-        case.location.district if case.location else None,
-        case.received_at,
-        case.secret_hash,
-    )
-    if inserted is None:
-        return False
-    await conn.execute(
-        "INSERT INTO history(case_id, sequence, status, actor_kind, actor_id, public_note, occurred_at, event_id) "
-        "VALUES ($1, 1, 'new', 'system', 'intake', NULL, $2, $3)",
-        event.case_id,
-        case.received_at,
-        event.event_id,
-    )
-    return True
-
-
 def _created_row(event: CaseCreated) -> dict[str, Any]:
     case = event.case
     codes = [
@@ -139,8 +97,8 @@ def _created_row(event: CaseCreated) -> dict[str, Any]:
 
 
 async def insert_created_many(conn: Any, events: Sequence[CaseCreated]) -> set[UUID]:
-    """insert_created for a whole batch in one statement (cases and their first history entries); returns
-    the case ids that were new."""
+    """A batch of new cases and their first history entries in one statement; returns the case ids that
+    were new (a redelivered creation changes nothing)."""
     rows = await conn.fetch(
         "WITH u AS (SELECT * FROM jsonb_to_recordset($1::jsonb) AS x("
         "  case_id uuid, event_id uuid, case_number text, correlation_id text, kind text, category jsonb, "
@@ -252,13 +210,6 @@ async def park(
         payload,
         occurred_at,
     )
-
-
-async def take_pending(conn: Any, case_id: UUID) -> list[tuple[str, dict[str, Any]]]:
-    rows = await conn.fetch(
-        "DELETE FROM pending_events WHERE case_id = $1 RETURNING topic, payload, occurred_at", case_id
-    )
-    return [(r["topic"], r["payload"]) for r in sorted(rows, key=lambda r: r["occurred_at"])]
 
 
 async def history(conn: Any, case_id: UUID) -> list[dict[str, Any]]:
