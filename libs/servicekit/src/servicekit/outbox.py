@@ -31,16 +31,21 @@ def encode_record(event: Event) -> tuple[bytes | None, bytes, list[list[str]]]:
 
 
 async def enqueue(conn: Any, events: list[Event]) -> None:
-    """Add events to the outbox inside the caller's transaction."""
-    rows = []
-    for event in events:
-        key, value, headers = encode_record(event)
-        rows.append((event.event_type, key, value, headers, event.case_id))
-    sql = "INSERT INTO outbox(topic, key, payload, headers, case_id) VALUES ($1, $2, $3, $4, $5)"
-    if len(rows) == 1:
-        await conn.execute(sql, *rows[0])
-    elif rows:
-        await conn.executemany(sql, rows)
+    """Add events to the outbox inside the caller's transaction, in order, in one statement."""
+    if not events:
+        return
+    records = [encode_record(event) for event in events]
+    await conn.execute(
+        "INSERT INTO outbox(topic, key, payload, headers, case_id) "
+        "SELECT topic, key, payload, headers::jsonb, case_id "
+        "FROM unnest($1::text[], $2::bytea[], $3::bytea[], $4::text[], $5::uuid[]) WITH ORDINALITY "
+        "  AS r(topic, key, payload, headers, case_id, n) ORDER BY n",
+        [e.event_type for e in events],
+        [key for key, _, _ in records],
+        [value for _, value, _ in records],
+        [json.dumps(headers) for _, _, headers in records],  # a list of pairs would be read as a 2-D array
+        [e.case_id for e in events],
+    )
 
 
 def _headers(raw: Any) -> list[tuple[str, bytes]]:

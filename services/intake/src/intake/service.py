@@ -10,7 +10,7 @@ from fastapi import Request
 
 from cityconfig import CityIndex
 from intake.adapters.clients import TrackerClient
-from intake.adapters.repository import CaseNumbers
+from intake.adapters.repository import CaseNumbers, CaseWriter
 from servicekit.outbox import OutboxRelay
 
 
@@ -23,6 +23,10 @@ class IntakeContext:
     tracker: TrackerClient
     own_base_url: str = "http://127.0.0.1:8001"
     numbers: CaseNumbers = field(default_factory=CaseNumbers)
+    writer: CaseWriter = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.writer = CaseWriter(self.pool)
 
     @property
     def timezone(self) -> ZoneInfo:

@@ -7,6 +7,7 @@ import hashlib
 import hmac
 import logging
 import uuid
+from collections import Counter as Tally
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -145,42 +146,93 @@ class TrackerService:
             if isinstance(e, CaseRouted | CaseStatusChanged)
         }
         known = await store.history_has_many(conn, list(entries.values())) if entries else set()
-        for event in events:
-            if isinstance(event, CaseRouted | CaseStatusChanged) and entries[event.event_id] not in known:
-                await self.apply(conn, event, checked=True)
+        updates = [
+            e
+            for e in events
+            if isinstance(e, CaseRouted | CaseStatusChanged) and entries[e.event_id] not in known
+        ]
+        if updates:
+            await self._apply_updates(conn, updates)
 
-    async def apply(self, conn: Any, event: CaseRouted | CaseStatusChanged, checked: bool = False) -> None:
+    async def _apply_updates(self, conn: Any, updates: list[CaseRouted | CaseStatusChanged]) -> None:
+        """Updates whose case has only this one in the batch are read and written together (one statement
+        each); a case with several goes one event at a time, in order. Their events go out together."""
+        per_case = Tally(e.case_id for e in updates)
+        alone = [e for e in updates if per_case[e.case_id] == 1]
+        cases = await store.get_cases_many(conn, [e.case_id for e in alone]) if alone else {}
+        out: list[Event] = []
+        writes: list[tuple[CaseRow, Change, bool]] = []
+        for event in alone:
+            case = cases.get(event.case_id)
+            if case is None:
+                await self._park(conn, event)
+            elif (planned := self._change_for(case, event)) is not None:
+                writes.append((case, *planned))
+        sequences = await store.write_changes(conn, [(case, change) for case, change, _ in writes])
+        for (case, change, publish), sequence in zip(writes, sequences, strict=True):
+            self._written(case, change, sequence, out if publish else None)
+        for event in updates:
+            if per_case[event.case_id] > 1:
+                await self.apply(conn, event, checked=True, out=out)
+        if out and self.emit:
+            await outbox.enqueue(conn, out)
+
+    async def apply(
+        self,
+        conn: Any,
+        event: CaseRouted | CaseStatusChanged,
+        checked: bool = False,
+        out: list[Event] | None = None,
+    ) -> None:
         """One update of a case (new cases go through apply_batch); `checked`: the caller already knows
-        its history entry is not there yet."""
+        its history entry is not there yet; `out`: where its event goes (else to the outbox at once)."""
         case = await store.get_case(conn, event.case_id, lock=True)
         if case is None:
-            OUT_OF_ORDER.labels(event.event_type).inc()
-            await store.park(
-                conn,
-                event.event_id,
-                event.case_id,
-                event.event_type,
-                event.model_dump(mode="json"),
-                event.occurred_at,
-            )
-            log.info("event parked until its case arrives", extra={"event_type": event.event_type})
+            await self._park(conn, event)
             return
-        if isinstance(event, CaseRouted):
-            await self._apply_routed(conn, case, event, checked)
-        elif isinstance(event, CaseStatusChanged):
-            await self._apply_status_changed(conn, case, event, checked)
+        if not checked:
+            change_id = routed_change_id(event) if isinstance(event, CaseRouted) else event.event_id
+            if await store.history_has(conn, change_id):
+                return  # applied before, or our own change coming back
+        planned = self._change_for(case, event)
+        if planned is None:
+            return
+        change, publish = planned
+        await self._write(conn, case, change, publish=publish, out=out)
 
-    async def _apply_routed(self, conn: Any, case: CaseRow, event: CaseRouted, checked: bool = False) -> None:
-        change_id = routed_change_id(event)
-        if not checked and await store.history_has(conn, change_id):
-            return
+    async def _park(self, conn: Any, event: CaseRouted | CaseStatusChanged) -> None:
+        OUT_OF_ORDER.labels(event.event_type).inc()
+        await store.park(
+            conn,
+            event.event_id,
+            event.case_id,
+            event.event_type,
+            event.model_dump(mode="json"),
+            event.occurred_at,
+        )
+        log.info("event parked until its case arrives", extra={"event_type": event.event_type})
+
+    def _change_for(self, case: CaseRow, event: CaseRouted | CaseStatusChanged) -> tuple[Change, bool] | None:
+        """The change an event makes to its case, and whether the tracker publishes it (a routing: yes; a
+        status change came from elsewhere and is on the topic already); None when it changes nothing."""
+        if isinstance(event, CaseStatusChanged):
+            change = Change(
+                event_id=event.event_id,
+                to_status=event.to_status,
+                actor=event.actor,
+                occurred_at=event.occurred_at,
+                public_note=event.public_note,
+                unit_id=event.unit_id,
+                duplicate_of=event.duplicate_of,
+            )
+            return change, False
         if case.status in (CaseStatus.CLOSED, CaseStatus.DUPLICATE):
             log.warning("routing of a finished case ignored", extra={"status": case.status.value})
-            return
+            return None
         target = CaseStatus.TRIAGE if event.is_triage else CaseStatus.ROUTED
         note = event.reason.triage_reason if event.is_triage else f"Przekazano do: {event.unit_name}"
         change = Change(
-            event_id=change_id,
+            event_id=routed_change_id(event),
             to_status=target,
             actor=event.routed_by,
             occurred_at=event.occurred_at,
@@ -191,26 +243,21 @@ class TrackerService:
             triage_reason=event.reason.triage_reason,
             set_routing=True,
         )
-        await self._write(conn, case, change)
+        return change, True
 
-    async def _apply_status_changed(
-        self, conn: Any, case: CaseRow, event: CaseStatusChanged, checked: bool = False
-    ) -> None:
-        if not checked and await store.history_has(conn, event.event_id):
-            return  # our own change coming back, or a replayed one already derived
-        change = Change(
-            event_id=event.event_id,
-            to_status=event.to_status,
-            actor=event.actor,
-            occurred_at=event.occurred_at,
-            public_note=event.public_note,
-            unit_id=event.unit_id,
-            duplicate_of=event.duplicate_of,
-        )
-        await self._write(conn, case, change, publish=False)
-
-    async def _write(self, conn: Any, case: CaseRow, change: Change, publish: bool = True) -> Outcome:
+    async def _write(
+        self, conn: Any, case: CaseRow, change: Change, publish: bool = True, out: list[Event] | None = None
+    ) -> Outcome:
         sequence = await store.write_change(conn, case, change)
+        mine: list[Event] = []
+        self._written(case, change, sequence, (out if out is not None else mine) if publish else None)
+        if mine and self.emit:
+            await outbox.enqueue(conn, mine)
+        return Outcome(case.case_id, case.case_number, change.to_status, sequence)
+
+    def _written(self, case: CaseRow, change: Change, sequence: int, out: list[Event] | None) -> None:
+        """After a change is written: metrics, the log line, and its event added to `out` (None: the change
+        is not published by the tracker)."""
         TRANSITIONS.labels(case.status.value, change.to_status.value).inc()
         log.info(
             "case status changed",
@@ -232,28 +279,24 @@ class TrackerService:
             FIRST_RESPONSE.observe(max(0.0, (change.occurred_at - created).total_seconds()))
         if change.to_status is CaseStatus.CLOSED:
             TIME_TO_CLOSE.observe(max(0.0, (change.occurred_at - created).total_seconds()))
-        if publish and self.emit:
-            await outbox.enqueue(
-                conn,
-                [
-                    CaseStatusChanged(
-                        event_id=change.event_id,
-                        case_id=case.case_id,
-                        correlation_id=case.correlation_id,
-                        occurred_at=change.occurred_at,
-                        case_number=case.case_number,
-                        from_status=case.status,
-                        to_status=change.to_status,
-                        actor=change.actor,
-                        public_note=change.public_note,
-                        unit_id=change.unit_id if change.unit_id is not None else case.unit_id,
-                        duplicate_of=change.duplicate_of,
-                        sequence=sequence,
-                        language=Language(case.language),
-                    )
-                ],
+        if out is not None:
+            out.append(
+                CaseStatusChanged(
+                    event_id=change.event_id,
+                    case_id=case.case_id,
+                    correlation_id=case.correlation_id,
+                    occurred_at=change.occurred_at,
+                    case_number=case.case_number,
+                    from_status=case.status,
+                    to_status=change.to_status,
+                    actor=change.actor,
+                    public_note=change.public_note,
+                    unit_id=change.unit_id if change.unit_id is not None else case.unit_id,
+                    duplicate_of=change.duplicate_of,
+                    sequence=sequence,
+                    language=Language(case.language),
+                )
             )
-        return Outcome(case.case_id, case.case_number, change.to_status, sequence)
 
     # ---- commands ----------------------------------------------------------------------------------
     async def transition(

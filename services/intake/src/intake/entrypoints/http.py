@@ -141,37 +141,31 @@ async def accept(
             )
     fingerprint = submission.fingerprint()
     idem = (idempotency_key, fingerprint) if idempotency_key else None
-    async with ctx.pool.acquire() as conn:
-        received_at = datetime.now(UTC)
-        year = received_at.astimezone(ctx.timezone).year
-        case_number = format_case_number(await ctx.numbers.take(conn, year), year)
-        case_id = uuid4()
-        secret = secrets.token_urlsafe(24)
-        case = build_case(
-            submission,
-            ctx.city,
-            case_id,
-            case_number,
-            received_at,
-            hashlib.sha256(secret.encode()).hexdigest(),
-        )
-        event = CaseCreated(
-            case_id=case_id, correlation_id=correlation_id, occurred_at=received_at, case=case
-        )
-        body: dict[str, Any] = {
-            "case_id": str(case_id),
-            "case_number": case_number,
-            "status": "new",
-            "received_at": received_at.isoformat(),
-            "status_url": ctx.status_url(str(case_id)),
-            "secret": secret,
-        }
-        try:
-            earlier = await repository.store_case(conn, event, body, idem)
-        except repository.LostRace:  # the first holder of the key rolled back: the key is free again
-            earlier = await repository.store_case(conn, event, body, idem)
-        if earlier is not None:
-            return _replay(earlier, fingerprint)
+    received_at = datetime.now(UTC)
+    year = received_at.astimezone(ctx.timezone).year
+    case_number = format_case_number(await ctx.numbers.take(ctx.pool, year), year)
+    case_id = uuid4()
+    secret = secrets.token_urlsafe(24)
+    case = build_case(
+        submission,
+        ctx.city,
+        case_id,
+        case_number,
+        received_at,
+        hashlib.sha256(secret.encode()).hexdigest(),
+    )
+    event = CaseCreated(case_id=case_id, correlation_id=correlation_id, occurred_at=received_at, case=case)
+    body: dict[str, Any] = {
+        "case_id": str(case_id),
+        "case_number": case_number,
+        "status": "new",
+        "received_at": received_at.isoformat(),
+        "status_url": ctx.status_url(str(case_id)),
+        "secret": secret,
+    }
+    earlier = await ctx.writer.store(repository.NewCase(event, body, idem))
+    if earlier is not None:
+        return _replay(earlier, fingerprint)
     ctx.relay.notify()
     ACCEPTED.labels(submission.channel.value, submission.kind.value).inc()
     with log_context(case_id=case_id):

@@ -28,20 +28,29 @@ async def claim_events(conn: Any, event_ids: Sequence[UUID]) -> set[UUID]:
     return {r["event_id"] for r in rows}
 
 
-async def save_created(
-    conn: Any, case_id: UUID, correlation_id: str, details: CaseDetails, reporter: Reporter | None
-) -> RouterCase:
-    row = await conn.fetchrow(
-        "INSERT INTO cases(case_id, correlation_id, details, reporter) VALUES ($1, $2, $3, $4) "
+async def save_created_many(
+    conn: Any, cases: Sequence[tuple[UUID, str, CaseDetails, Reporter | None]]
+) -> dict[UUID, list[str]]:
+    """Many new cases in one statement (case ids distinct); returns each case's rejected units (a rejection
+    can arrive before its case)."""
+    rows = await conn.fetch(
+        "INSERT INTO cases(case_id, correlation_id, details, reporter) "
+        "SELECT case_id, correlation_id, details, reporter FROM jsonb_to_recordset($1::jsonb) "
+        "  AS x(case_id uuid, correlation_id text, details jsonb, reporter jsonb) "
         "ON CONFLICT (case_id) DO UPDATE SET details = EXCLUDED.details, reporter = EXCLUDED.reporter, "
         "correlation_id = EXCLUDED.correlation_id, updated_at = now() "
-        "RETURNING rejected_units",
-        case_id,
-        correlation_id,
-        details.model_dump(mode="json"),
-        reporter.model_dump(mode="json") if reporter else None,
+        "RETURNING case_id, rejected_units",
+        [
+            {
+                "case_id": str(case_id),
+                "correlation_id": correlation_id,
+                "details": details.model_dump(mode="json"),
+                "reporter": reporter.model_dump(mode="json") if reporter else None,
+            }
+            for case_id, correlation_id, details, reporter in cases
+        ],
     )
-    return RouterCase(case_id, correlation_id, details, reporter, list(row["rejected_units"]))
+    return {r["case_id"]: list(r["rejected_units"]) for r in rows}
 
 
 async def add_rejection(conn: Any, case_id: UUID, correlation_id: str, unit_id: str) -> RouterCase:
@@ -60,11 +69,20 @@ async def add_rejection(conn: Any, case_id: UUID, correlation_id: str, unit_id: 
     return RouterCase(case_id, row["correlation_id"], details, reporter, list(row["rejected_units"]))
 
 
-async def set_unit(conn: Any, case_id: UUID, unit_id: str) -> None:
+async def set_units(conn: Any, routings: Sequence[tuple[UUID, str]]) -> None:
+    """Record routing decisions in one statement, in order: a case routed twice in the batch ends with its
+    last unit and both routings counted."""
+    last: dict[UUID, tuple[str, int]] = {}
+    for case_id, unit_id in routings:
+        last[case_id] = (unit_id, last.get(case_id, ("", 0))[1] + 1)
+    if not last:
+        return
     await conn.execute(
-        "UPDATE cases SET current_unit = $2, routings = routings + 1, updated_at = now() WHERE case_id = $1",
-        case_id,
-        unit_id,
+        "UPDATE cases SET current_unit = v.unit, routings = cases.routings + v.n, updated_at = now() "
+        "FROM unnest($1::uuid[], $2::text[], $3::int[]) AS v(case_id, unit, n) WHERE cases.case_id = v.case_id",
+        list(last),
+        [unit for unit, _ in last.values()],
+        [n for _, n in last.values()],
     )
 
 

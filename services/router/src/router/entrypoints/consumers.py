@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import time
 import uuid
+from collections import Counter as Tally
 from datetime import UTC, datetime
 from typing import Any
 
@@ -19,6 +20,8 @@ from contracts import (
     CaseRouted,
     CaseStatus,
     CaseStatusChanged,
+    Event,
+    Reporter,
     RoutingReason,
 )
 from router.adapters import store
@@ -80,25 +83,48 @@ class RouterHandler:
         )
 
     async def handle(self, deliveries: list[Delivery]) -> None:
+        """A batch in a few statements: the new cases that have no other event in the batch are saved
+        together, the rest one by one in order, and all routing decisions recorded together."""
         out: list[tuple[CaseRouted, datetime]] = []
         async with self.pool.acquire() as conn, conn.transaction():
             await db.lock_cases(conn, [d.event.case_id for d in deliveries])
             fresh = await store.claim_events(conn, [d.event.event_id for d in deliveries])
             seen: set[uuid.UUID] = set()
+            events: list[Event] = []
             for d in deliveries:
-                event = d.event
-                if event.event_id not in fresh or event.event_id in seen:
+                if d.event.event_id not in fresh or d.event.event_id in seen:
                     DUPLICATES.inc()
                     continue
-                seen.add(event.event_id)
+                seen.add(d.event.event_id)
+                events.append(d.event)
+            per_case = Tally(e.case_id for e in events)
+            alone = {
+                e.case_id: _split(e)
+                for e in events
+                if isinstance(e, CaseCreated) and per_case[e.case_id] == 1
+            }
+            saved = (
+                await store.save_created_many(
+                    conn,
+                    [
+                        (case_id, e.correlation_id, details, reporter)
+                        for case_id, (e, details, reporter) in alone.items()
+                    ],
+                )
+                if alone
+                else {}
+            )
+            for event in events:
                 if isinstance(event, CaseCreated):
-                    case = event.case
-                    reporter = case.reporter if case.consent.share_contact_with_unit else None
-                    details = CaseDetails.model_validate(
-                        case.model_dump(exclude={"reporter", "consent", "secret_hash"})
-                    )
-                    rc = await store.save_created(
-                        conn, event.case_id, event.correlation_id, details, reporter
+                    _, details, reporter = alone.get(event.case_id) or _split(event)
+                    if event.case_id not in saved:
+                        saved.update(
+                            await store.save_created_many(
+                                conn, [(event.case_id, event.correlation_id, details, reporter)]
+                            )
+                        )
+                    rc = store.RouterCase(
+                        event.case_id, event.correlation_id, details, reporter, saved.pop(event.case_id)
                     )
                     routed = self._routed(rc, event.event_id, event.correlation_id)
                 elif isinstance(event, CaseStatusChanged) and event.to_status is CaseStatus.REJECTED:
@@ -117,8 +143,8 @@ class RouterHandler:
                     REROUTED.inc()
                 else:
                     continue
-                await store.set_unit(conn, event.case_id, routed.unit_id)
                 out.append((routed, event.occurred_at))
+            await store.set_units(conn, [(r.case_id, r.unit_id) for r, _ in out])
             await self.publisher.publish_many([r for r, _ in out])
         now = time.time()
         for routed, started in out:
@@ -136,6 +162,14 @@ class RouterHandler:
                     "district": routed.reason.district,
                 },
             )
+
+
+def _split(event: CaseCreated) -> tuple[CaseCreated, CaseDetails, Reporter | None]:
+    """What the router keeps of a new case: its details, and the reporter only with consent to share."""
+    case = event.case
+    reporter = case.reporter if case.consent.share_contact_with_unit else None
+    details = CaseDetails.model_validate(case.model_dump(exclude={"reporter", "consent", "secret_hash"}))
+    return event, details, reporter
 
 
 def _reason_code(routed: CaseRouted) -> str:

@@ -63,6 +63,14 @@ async def get_case(conn: Any, case_id: UUID, lock: bool = False) -> CaseRow | No
     return _row(record) if record else None
 
 
+async def get_cases_many(conn: Any, case_ids: Sequence[UUID]) -> dict[UUID, CaseRow]:
+    """Many cases, locked for this transaction, in one query; absent ids are not in the answer."""
+    records = await conn.fetch(
+        f"SELECT {CASE_COLUMNS} FROM cases WHERE case_id = ANY($1::uuid[]) FOR UPDATE", list(case_ids)
+    )
+    return {r["case_id"]: _row(r) for r in records}
+
+
 async def get_case_by_number(conn: Any, case_number: str) -> CaseRow | None:
     record = await conn.fetchrow(f"SELECT {CASE_COLUMNS} FROM cases WHERE case_number = $1", case_number)
     return _row(record) if record else None
@@ -161,41 +169,53 @@ class Change:
 
 
 async def write_change(conn: Any, case: CaseRow, change: Change) -> int:
-    """Apply the change to the case row and append the history entry, in one statement; returns the new
-    sequence."""
-    sequence = case.version + 1
-    unit_id = change.unit_id if change.unit_id is not None else case.unit_id
+    """Apply the change to the case row and append the history entry; returns the new sequence."""
+    return (await write_changes(conn, [(case, change)]))[0]
+
+
+async def write_changes(conn: Any, changes: Sequence[tuple[CaseRow, Change]]) -> list[int]:
+    """Apply changes to distinct cases and append their history entries, all in one statement; returns the
+    new sequences in order."""
+    if not changes:
+        return []
+    sequences = [case.version + 1 for case, _ in changes]
     await conn.execute(
-        "WITH changed AS (UPDATE cases SET status = $2, unit_id = $3, updated_at = greatest(updated_at, $4), "
-        " version = $5, "
-        " closed_at = CASE WHEN $2 = 'closed' THEN $4 WHEN $2 = 'reopened' THEN NULL ELSE closed_at END, "
-        " first_response_at = CASE WHEN first_response_at IS NULL AND $2 IN ('in_progress', 'closed') "
-        "   AND $7 = 'unit' THEN $4 ELSE first_response_at END, "
-        " duplicate_of = coalesce($6, duplicate_of), "
-        " district = CASE WHEN $8 THEN coalesce($9, district) ELSE district END, "
-        " sla_due_at = CASE WHEN $8 THEN $10 ELSE sla_due_at END, "
-        " overdue = CASE WHEN $8 THEN false ELSE overdue END, "
-        " triage_reason = CASE WHEN $8 THEN $11 ELSE triage_reason END "
-        "WHERE case_id = $1 RETURNING case_id) "
+        "WITH v AS (SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::timestamptz[], $5::int[], "
+        "  $6::uuid[], $7::text[], $8::bool[], $9::text[], $10::timestamptz[], $11::text[], $12::text[], "
+        "  $13::text[], $14::text[], $15::uuid[]) AS v(case_id, status, unit_id, at, seq, duplicate_of, "
+        "  actor_kind, routing, district, sla_due_at, triage_reason, from_status, actor_id, note, event_id)), "
+        "changed AS (UPDATE cases c SET status = v.status, unit_id = v.unit_id, "
+        " updated_at = greatest(c.updated_at, v.at), version = v.seq, "
+        " closed_at = CASE WHEN v.status = 'closed' THEN v.at WHEN v.status = 'reopened' THEN NULL "
+        "   ELSE c.closed_at END, "
+        " first_response_at = CASE WHEN c.first_response_at IS NULL AND v.status IN ('in_progress', 'closed') "
+        "   AND v.actor_kind = 'unit' THEN v.at ELSE c.first_response_at END, "
+        " duplicate_of = coalesce(v.duplicate_of, c.duplicate_of), "
+        " district = CASE WHEN v.routing THEN coalesce(v.district, c.district) ELSE c.district END, "
+        " sla_due_at = CASE WHEN v.routing THEN v.sla_due_at ELSE c.sla_due_at END, "
+        " overdue = CASE WHEN v.routing THEN false ELSE c.overdue END, "
+        " triage_reason = CASE WHEN v.routing THEN v.triage_reason ELSE c.triage_reason END "
+        "FROM v WHERE c.case_id = v.case_id RETURNING c.case_id) "
         "INSERT INTO history(case_id, sequence, status, from_status, actor_kind, actor_id, unit_id, public_note, "
-        " occurred_at, event_id) SELECT case_id, $5, $2, $12, $7, $13, $3, $14, $4, $15 FROM changed",
-        case.case_id,
-        change.to_status.value,
-        unit_id,
-        change.occurred_at,
-        sequence,
-        change.duplicate_of,
-        change.actor.kind.value,
-        change.set_routing,
-        change.district,
-        change.sla_due_at,
-        change.triage_reason,
-        case.status.value,
-        change.actor.id,
-        change.public_note,
-        change.event_id,
+        " occurred_at, event_id) SELECT v.case_id, v.seq, v.status, v.from_status, v.actor_kind, v.actor_id, "
+        " v.unit_id, v.note, v.at, v.event_id FROM v JOIN changed USING (case_id)",
+        [case.case_id for case, _ in changes],
+        [change.to_status.value for _, change in changes],
+        [change.unit_id if change.unit_id is not None else case.unit_id for case, change in changes],
+        [change.occurred_at for _, change in changes],
+        sequences,
+        [change.duplicate_of for _, change in changes],
+        [change.actor.kind.value for _, change in changes],
+        [change.set_routing for _, change in changes],
+        [change.district for _, change in changes],
+        [change.sla_due_at for _, change in changes],
+        [change.triage_reason for _, change in changes],
+        [case.status.value for case, _ in changes],
+        [change.actor.id for _, change in changes],
+        [change.public_note for _, change in changes],
+        [change.event_id for _, change in changes],
     )
-    return sequence
+    return sequences
 
 
 async def park(
