@@ -14,6 +14,7 @@ from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
 from typing import Any
 
+import asyncpg
 import httpx
 import pytest
 
@@ -172,6 +173,15 @@ async def test_a_case_life_gives_exactly_the_expected_messages_once(
     assert [p["token"] for p in push.received] == ["device-1"] * 7
     assert push.received[0]["auth"] == "Bearer push-secret"
     assert len(read_messages(smtp_server.directory)) == 7  # the anonymous reporter got nothing
+    conn = await asyncpg.connect(notifier_env["NOTIFIER_DATABASE_URL"])
+    try:  # the delivery log knows each message went out (marks are written in groups, none is left behind)
+        log = await conn.fetch("SELECT channel, status, sent_at FROM deliveries")
+    finally:
+        await conn.close()
+    assert (
+        sorted((r["channel"], r["status"]) for r in log) == [("email", "sent")] * 7 + [("push", "sent")] * 7
+    )
+    assert all(r["sent_at"] is not None for r in log)
     async with httpx.AsyncClient() as client:
         metrics = (await client.get(f"{notifier.url}/metrics")).text
     assert 'cc_notifier_sent_total{channel="email",template="confirmation"} 1.0' in metrics

@@ -13,7 +13,7 @@ from contracts.codec import (
 )
 from contracts.topics import DLQ_PARTITIONS, TOPICS
 
-DOCUMENT_VERSION = "1.0.0"
+DOCUMENT_VERSION = "1.0.1"
 
 _HEADERS_SCHEMA: dict[str, Any] = {
     "type": "object",

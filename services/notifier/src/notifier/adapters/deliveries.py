@@ -57,7 +57,7 @@ async def add(conn: Any, items: list[NewDelivery]) -> int:
 
 async def claim(conn: Any, limit: int, sender: str, channels: list[str]) -> list[dict[str, Any]]:
     """Mark due deliveries as 'sending' for this sender (SKIP LOCKED: two instances never share one);
-    each is marked 'sent' right after the server accepted it."""
+    each is marked 'sent' as soon as the server accepted it."""
     rows = await conn.fetch(
         "UPDATE deliveries SET status = 'sending', claimed_at = now(), claimed_by = $2, attempts = attempts + 1 "
         "WHERE id IN ("
@@ -99,9 +99,9 @@ async def mark_failed(conn: Any, delivery_id: int, error: str) -> None:
 
 
 async def release_stale(conn: Any, older_than_s: float, sender: str | None = None) -> int:
-    """Deliveries left 'sending' by a sender that died go back to pending. Sending is sequential and each
-    success is recorded at once, so at most the one message in flight at the crash can go out twice
-    (with the same Message-ID)."""
+    """Deliveries left 'sending' by a sender that died go back to pending. Each success is recorded within
+    a database round trip, so only the messages in flight at the crash, or accepted in its last moment,
+    can go out twice (with the same Message-ID)."""
     result: str = await conn.execute(
         "UPDATE deliveries SET status = 'pending', last_error = 'sender stopped; resumed' "
         "WHERE status = 'sending' AND (claimed_at < now() - make_interval(secs => $1) OR claimed_by = $2)",
