@@ -15,6 +15,7 @@ _env = Environment(
     autoescape=select_autoescape(enabled_extensions=("html.j2",), default=False),
     undefined=StrictUndefined,
     keep_trailing_newline=True,
+    auto_reload=False,  # the templates ship with the code: no stat() of the file on every message
 )
 
 
