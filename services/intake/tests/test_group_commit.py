@@ -14,7 +14,7 @@ import asyncpg
 import pytest
 
 from contracts import Case, CaseCreated
-from intake.adapters.repository import CaseWriter, NewCase
+from intake.adapters.repository import CaseNumbers, CaseWriter, NewCase
 from intake.bootstrap import MIGRATIONS
 from servicekit import db
 
@@ -103,3 +103,25 @@ async def test_an_idempotency_key_used_twice_in_one_batch(pool: Any) -> None:
     numbers = {r["case_number"] for r in await pool.fetch("SELECT case_number FROM cases")}
     assert numbers == {"1/26", "3/26", "4/26"}
     assert await pool.fetchval("SELECT count(*) FROM outbox") == 3
+
+
+class SlowReleasePool(CountingPool):
+    """The real pool, whose connections take a while to go back (a release can suspend the caller)."""
+
+    @contextlib.asynccontextmanager
+    async def acquire(self) -> AsyncIterator[Any]:
+        async with self.pool.acquire() as conn:
+            yield conn
+        await asyncio.sleep(0.02)
+
+
+async def test_case_numbers_under_a_crowd_stay_unique(pool: Any) -> None:
+    numbers = CaseNumbers(block=50)
+    slow = SlowReleasePool(pool)
+
+    async def arrive(n: int) -> int:  # requests keep arriving while a block is being fetched
+        await asyncio.sleep(n * 0.0002)
+        return await numbers.take(slow, 2026)
+
+    taken = await asyncio.gather(*(arrive(n) for n in range(1000)))
+    assert len(set(taken)) == 1000

@@ -52,11 +52,12 @@ class CaseNumbers:
 
     async def take(self, pool: Any, year: int) -> int:
         free = self._free.setdefault(year, [])
-        if not free:
+        while not free:  # (checked again after every wait: others may have taken the new block meanwhile)
             async with self._lock:
                 if not free:
                     async with pool.acquire() as conn:
-                        free.extend(reversed(await case_sequences(conn, year, self.block)))
+                        block = await case_sequences(conn, year, self.block)
+                    free.extend(reversed(block))
         return free.pop()
 
 
