@@ -89,6 +89,21 @@ async def lock_cases(conn: Any, case_ids: Any) -> None:
         await conn.execute("SELECT pg_advisory_xact_lock(id) FROM unnest($1::bigint[]) AS id", ids)
 
 
+async def lock_and_claim(conn: Any, case_ids: Any, event_ids: Any) -> set[Any]:
+    """lock_cases, then the claim of the event ids in the service's `processed_events`, in one round trip;
+    returns the ids not seen before (the rest are redeliveries). The claim's rows are joined with the
+    aggregate over the locks, so every lock is held before the first id is claimed."""
+    ids = sorted({_lock_id(f"case:{c}") for c in case_ids})
+    rows = await conn.fetch(
+        "WITH locks AS (SELECT count(pg_advisory_xact_lock(id)) AS n FROM unnest($1::bigint[]) AS id) "
+        "INSERT INTO processed_events(event_id) SELECT e FROM locks, unnest($2::uuid[]) AS e "
+        "ON CONFLICT DO NOTHING RETURNING event_id",
+        ids,
+        list(event_ids),
+    )
+    return {r["event_id"] for r in rows}
+
+
 async def with_connection(dsn: str, migrations: Path, owner: str, work: Any) -> Any:
     """For command-line tools: a migrated database, one connection, `await work(conn)`, then close."""
     pool = await create_pool(dsn, 2)

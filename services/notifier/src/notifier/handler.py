@@ -50,13 +50,9 @@ class NotifierHandler:
 
     async def handle(self, batch: list[Delivery]) -> None:
         async with self.pool.acquire() as conn, conn.transaction():
-            await db.lock_cases(conn, [d.event.case_id for d in batch])
-            rows = await conn.fetch(
-                "INSERT INTO processed_events(event_id) SELECT unnest($1::uuid[]) "
-                "ON CONFLICT DO NOTHING RETURNING event_id",
-                [d.event.event_id for d in batch],
+            fresh = await db.lock_and_claim(
+                conn, [d.event.case_id for d in batch], [d.event.event_id for d in batch]
             )
-            fresh = {r["event_id"] for r in rows}
             seen: set[UUID] = set()
             events: list[Event] = []
             for d in batch:

@@ -104,8 +104,9 @@ class TrackerService:
     # ---- events -> state -------------------------------------------------------------------------
     async def handle(self, deliveries: list[Delivery]) -> None:
         async with self.pool.acquire() as conn, conn.transaction():
-            await db.lock_cases(conn, [d.event.case_id for d in deliveries])
-            fresh = await store.claim_events(conn, [d.event.event_id for d in deliveries])
+            fresh = await db.lock_and_claim(
+                conn, [d.event.case_id for d in deliveries], [d.event.event_id for d in deliveries]
+            )
             seen: set[uuid.UUID] = set()
             todo: list[Event] = []
             for d in deliveries:

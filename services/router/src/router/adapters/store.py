@@ -19,15 +19,6 @@ class RouterCase:
     rejected_units: list[str]
 
 
-async def claim_events(conn: Any, event_ids: Sequence[UUID]) -> set[UUID]:
-    """Record event ids; returns those not seen before (the rest are redeliveries)."""
-    rows = await conn.fetch(
-        "INSERT INTO processed_events(event_id) SELECT unnest($1::uuid[]) ON CONFLICT DO NOTHING RETURNING event_id",
-        list(event_ids),
-    )
-    return {r["event_id"] for r in rows}
-
-
 async def save_created_many(
     conn: Any, cases: Sequence[tuple[UUID, str, CaseDetails, Reporter | None]]
 ) -> dict[UUID, list[str]]:

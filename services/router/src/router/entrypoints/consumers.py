@@ -87,8 +87,9 @@ class RouterHandler:
         together, the rest one by one in order, and all routing decisions recorded together."""
         out: list[tuple[CaseRouted, datetime]] = []
         async with self.pool.acquire() as conn, conn.transaction():
-            await db.lock_cases(conn, [d.event.case_id for d in deliveries])
-            fresh = await store.claim_events(conn, [d.event.event_id for d in deliveries])
+            fresh = await db.lock_and_claim(
+                conn, [d.event.case_id for d in deliveries], [d.event.event_id for d in deliveries]
+            )
             seen: set[uuid.UUID] = set()
             events: list[Event] = []
             for d in deliveries:
