@@ -170,7 +170,15 @@ def create_app(
         finally:
             await runtime.stop()
 
-    app = FastAPI(title=title, description=description, version=version, lifespan=lifespan)
+    app = FastAPI(
+        title=title,
+        description=description,
+        version=version,
+        lifespan=lifespan,
+        # Prometheus is the services' telemetry; FastAPI's OpenTelemetry hooks otherwise look up the
+        # global providers (and the environment) on every request
+        telemetry={"tracing": False, "metrics": False, "logs": False},
+    )
     app.state.runtime = runtime
     problems.install(app)
     document_problems(app, rate_limited)

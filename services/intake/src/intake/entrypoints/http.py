@@ -139,8 +139,7 @@ async def accept(
                 rule=emergency.rule,
                 messages=EMERGENCY_MESSAGE,
             )
-    fingerprint = submission.fingerprint()
-    idem = (idempotency_key, fingerprint) if idempotency_key else None
+    idem = (idempotency_key, submission.fingerprint()) if idempotency_key else None
     received_at = datetime.now(UTC)
     year = received_at.astimezone(ctx.timezone).year
     case_number = format_case_number(await ctx.numbers.take(ctx.pool, year), year)
@@ -165,7 +164,8 @@ async def accept(
     }
     earlier = await ctx.writer.store(repository.NewCase(event, body, idem))
     if earlier is not None:
-        return _replay(earlier, fingerprint)
+        assert idem is not None  # an earlier answer exists only for an Idempotency-Key
+        return _replay(earlier, idem[1])
     ctx.relay.notify()
     ACCEPTED.labels(submission.channel.value, submission.kind.value).inc()
     with log_context(case_id=case_id):
