@@ -188,6 +188,7 @@ class ConsumerSpec:
     handler: BatchHandler
     max_records: int = 200
     retry_delays: Sequence[float] = field(default_factory=lambda: (0.5, 1, 2, 5, 10))
+    commit_interval_s: float = 0.1
 
 
 async def dead_letter(publisher: Publisher, record: Any, reason: str, spec: ConsumerSpec) -> None:
@@ -275,10 +276,48 @@ async def _raw_decoder(msg: Any) -> Any:
     return msg.body
 
 
+class OffsetCommitter:
+    """Commits the offsets of processed records, at most once per `interval` s: a batch's commit does not
+    hold up the next batch, and a broker under a steady trickle of small batches gets a few commits a
+    second instead of one per batch. Only offsets of records whose batch succeeded are ever committed
+    (explicit offsets, never the consumer's position, which runs ahead of the batch in hand). A crash or
+    a rebalance loses at most the last interval's commits: those records come again and the handlers'
+    event-id dedupe drops them, as for any redelivery."""
+
+    def __init__(self, service: str, interval: float) -> None:
+        self.service = service
+        self.interval = interval
+        self.done: dict[TopicPartition, int] = {}
+        self.consumer: Any = None
+        self.last = 0.0
+        self.task: asyncio.Task[None] | None = None
+
+    def processed(self, consumer: Any, records: Sequence[Any]) -> None:
+        for r in records:
+            tp = TopicPartition(r.topic, r.partition)
+            self.done[tp] = max(self.done.get(tp, 0), r.offset + 1)
+        self.consumer = consumer
+        if self.task is None or self.task.done():
+            self.task = asyncio.get_running_loop().create_task(self._commit_soon())
+
+    async def _commit_soon(self) -> None:
+        loop = asyncio.get_running_loop()
+        await asyncio.sleep(max(0.0, self.last + self.interval - loop.time()))
+        offsets, self.done = self.done, {}
+        self.last = loop.time()
+        if not offsets or self.consumer is None:
+            return
+        try:
+            await self.consumer.commit(offsets)
+        except Exception as exc:  # e.g. partitions revoked meanwhile: their records come again, deduped
+            log.info("offsets not committed", extra={"service": self.service, "error": repr(exc)[:200]})
+
+
 def register_consumer(broker: KafkaBroker, spec: ConsumerSpec, publisher: Publisher) -> None:
-    """A FastStream batch subscriber whose offsets are committed only after the handler succeeded
-    (AckPolicy.NACK_ON_ERROR: a transient failure seeks back, so the batch comes again)."""
+    """A FastStream batch subscriber whose offsets are committed only after the handler succeeded (a
+    transient failure seeks back, so the batch comes again); commits are grouped by OffsetCommitter."""
     failures = {"count": 0}
+    committer = OffsetCommitter(spec.service, spec.commit_interval_s)
     for topic in spec.topics:  # the series exist at zero before anything happens
         metrics.DEAD_LETTERS.labels(spec.service, topic)
         metrics.RETRIES.labels(spec.service, topic)
@@ -292,7 +331,7 @@ def register_consumer(broker: KafkaBroker, spec: ConsumerSpec, publisher: Publis
         max_records=spec.max_records,
         batch_timeout_ms=20,
         auto_offset_reset="earliest",
-        ack_policy=AckPolicy.NACK_ON_ERROR,
+        ack_policy=AckPolicy.MANUAL,
         decoder=_raw_decoder,
         title=f"{spec.service}:{spec.group_id}",
     )
@@ -308,12 +347,16 @@ def register_consumer(broker: KafkaBroker, spec: ConsumerSpec, publisher: Publis
             for topic in {r.topic for r in records}:
                 metrics.RETRIES.labels(spec.service, topic).inc()
             log.warning("batch will be retried", extra={"error": repr(exc)[:300], "retry_in_s": delay})
+            await message.nack()  # back to the batch's first records: it comes again
             await asyncio.sleep(delay)
             raise
         failures["count"] = 0
+        consumer = getattr(message, "consumer", None)
+        if consumer is not None:
+            committer.processed(consumer, records)
         for topic in {r.topic for r in records}:
             metrics.BATCH_SECONDS.labels(spec.service, topic).observe(time.perf_counter() - started)
-        _update_lag(spec, getattr(message, "consumer", None), records)
+        _update_lag(spec, consumer, records)
 
 
 async def topic_partitions(bootstrap: str, topics: Sequence[str]) -> list[TopicPartition]:
