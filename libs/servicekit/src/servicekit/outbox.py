@@ -105,6 +105,8 @@ class OutboxRelay:
         last_observed = 0.0
         loop = asyncio.get_running_loop()
         while True:
+            # cleared before the read: a commit notified while this batch is in flight wakes the next one
+            self.wakeup.clear()
             try:
                 sent = await self.relay_once()
                 delay = 0.5
@@ -125,7 +127,6 @@ class OutboxRelay:
                     await self.observe()
                 except Exception:
                     log.debug("outbox metrics not updated", exc_info=True)
-            if sent == 0:
-                self.wakeup.clear()
+            if sent < self.batch_size:  # the outbox is drained (a full batch means more may be waiting)
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self.wakeup.wait(), timeout=self.idle_poll)
