@@ -9,28 +9,9 @@ from typing import Any
 import asyncpg
 import pytest
 
-from devstack.testing import Stack
 from servicekit import db
 
 pytestmark = pytest.mark.integration
-
-
-async def test_a_batch_holds_every_case_lock_until_commit(stack: Stack) -> None:
-    cases = [uuid.uuid4() for _ in range(5)]
-    a = await asyncpg.connect(stack.pg_admin_url)
-    b = await asyncpg.connect(stack.pg_admin_url)
-    try:
-        tx = a.transaction()
-        await tx.start()
-        await db.lock_cases(a, [*cases, cases[0]])  # duplicates are fine
-        waiting = asyncio.create_task(_lock_in_transaction(b, cases[3]))
-        await asyncio.sleep(0.5)
-        assert not waiting.done()  # the other instance waits for the batch
-        await tx.commit()
-        await asyncio.wait_for(waiting, timeout=5)
-    finally:
-        await a.close()
-        await b.close()
 
 
 async def _lock_in_transaction(conn: asyncpg.Connection, case_id: uuid.UUID) -> None:

@@ -81,18 +81,11 @@ async def lock_case(conn: Any, case_id: Any) -> None:
     await conn.execute("SELECT pg_advisory_xact_lock($1)", _lock_id(f"case:{case_id}"))
 
 
-async def lock_cases(conn: Any, case_ids: Any) -> None:
-    """lock_case for a whole batch in one round trip, taken in one order by every instance (no deadlocks
-    between them): the ids sorted here, unnest yields them in that order, each lock taken as its row comes."""
-    ids = sorted({_lock_id(f"case:{c}") for c in case_ids})
-    if ids:
-        await conn.execute("SELECT pg_advisory_xact_lock(id) FROM unnest($1::bigint[]) AS id", ids)
-
-
 async def lock_and_claim(conn: Any, case_ids: Any, event_ids: Any) -> set[Any]:
-    """lock_cases, then the claim of the event ids in the service's `processed_events`, in one round trip;
-    returns the ids not seen before (the rest are redeliveries). The claim's rows are joined with the
-    aggregate over the locks, so every lock is held before the first id is claimed."""
+    """lock_case for every case of a batch, then the claim of the event ids in the service's
+    `processed_events`, in one round trip; returns the ids not seen before (the rest are redeliveries).
+    The locks are taken in one order by every instance (sorted ids, no deadlocks between them), and the
+    claim's rows are joined with the aggregate over them, so every lock is held before the first claim."""
     ids = sorted({_lock_id(f"case:{c}") for c in case_ids})
     rows = await conn.fetch(
         "WITH locks AS (SELECT count(pg_advisory_xact_lock(id)) AS n FROM unnest($1::bigint[]) AS id) "

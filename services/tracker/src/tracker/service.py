@@ -250,10 +250,10 @@ class TrackerService:
         self, conn: Any, case: CaseRow, change: Change, publish: bool = True, out: list[Event] | None = None
     ) -> Outcome:
         sequence = await store.write_change(conn, case, change)
-        mine: list[Event] = []
-        self._written(case, change, sequence, (out if out is not None else mine) if publish else None)
-        if mine and self.emit:
-            await outbox.enqueue(conn, mine)
+        events: list[Event] = [] if out is None else out
+        self._written(case, change, sequence, events if publish else None)
+        if out is None and events and self.emit:  # no batch to gather it: to the outbox at once
+            await outbox.enqueue(conn, events)
         return Outcome(case.case_id, case.case_number, change.to_status, sequence)
 
     def _written(self, case: CaseRow, change: Change, sequence: int, out: list[Event] | None) -> None:

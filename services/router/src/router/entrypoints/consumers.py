@@ -99,34 +99,15 @@ class RouterHandler:
                 seen.add(d.event.event_id)
                 events.append(d.event)
             per_case = Tally(e.case_id for e in events)
-            alone = {
-                e.case_id: _split(e)
-                for e in events
-                if isinstance(e, CaseCreated) and per_case[e.case_id] == 1
-            }
-            saved = (
-                await store.save_created_many(
-                    conn,
-                    [
-                        (case_id, e.correlation_id, details, reporter)
-                        for case_id, (e, details, reporter) in alone.items()
-                    ],
-                )
-                if alone
-                else {}
-            )
+            alone = [_kept(e) for e in events if isinstance(e, CaseCreated) and per_case[e.case_id] == 1]
+            saved = await store.save_created_many(conn, alone) if alone else {}
+            kept = {row[0]: row for row in alone}
             for event in events:
                 if isinstance(event, CaseCreated):
-                    _, details, reporter = alone.get(event.case_id) or _split(event)
+                    row = kept.get(event.case_id) or _kept(event)
                     if event.case_id not in saved:
-                        saved.update(
-                            await store.save_created_many(
-                                conn, [(event.case_id, event.correlation_id, details, reporter)]
-                            )
-                        )
-                    rc = store.RouterCase(
-                        event.case_id, event.correlation_id, details, reporter, saved.pop(event.case_id)
-                    )
+                        saved.update(await store.save_created_many(conn, [row]))
+                    rc = store.RouterCase(*row, saved.pop(event.case_id))
                     routed = self._routed(rc, event.event_id, event.correlation_id)
                 elif isinstance(event, CaseStatusChanged) and event.to_status is CaseStatus.REJECTED:
                     unit_id = (
@@ -165,12 +146,13 @@ class RouterHandler:
             )
 
 
-def _split(event: CaseCreated) -> tuple[CaseCreated, CaseDetails, Reporter | None]:
-    """What the router keeps of a new case: its details, and the reporter only with consent to share."""
+def _kept(event: CaseCreated) -> tuple[uuid.UUID, str, CaseDetails, Reporter | None]:
+    """What the router keeps of a new case (case id, correlation id, details, and the reporter only with
+    consent to share), in the order store.save_created_many and store.RouterCase take them."""
     case = event.case
     reporter = case.reporter if case.consent.share_contact_with_unit else None
     details = CaseDetails.model_validate(case.model_dump(exclude={"reporter", "consent", "secret_hash"}))
-    return event, details, reporter
+    return event.case_id, event.correlation_id, details, reporter
 
 
 def _reason_code(routed: CaseRouted) -> str:
