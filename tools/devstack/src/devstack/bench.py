@@ -221,7 +221,9 @@ class Bench:
         seen: dict[str, dict[str, float]] = {}
         self.duplicates[tag] = 0
         if self.mail_log.exists():
-            for line in self.mail_log.read_text().splitlines():
+            text = self.mail_log.read_text()
+            # the counter may be writing a line right now: only whole lines count, the rest next time
+            for line in text[: text.rfind("\n") + 1].splitlines():
                 stamp, rcpt, message_id = line.split(" ", 2)
                 if f"-{tag}@" in rcpt:
                     messages = seen.setdefault(rcpt, {})

@@ -1,10 +1,10 @@
-"""Channels out: one reused SMTP connection (aiosmtplib) and the push gateway (HTTP)."""
+"""Channels out: a few reused SMTP connections (opened by aiosmtplib, messages sent by `smtp.SmtpLink`) and
+the push gateway (HTTP)."""
 
 from __future__ import annotations
 
 import asyncio
 import base64
-import contextlib
 import hashlib
 import logging
 from datetime import UTC, datetime
@@ -16,6 +16,7 @@ import aiosmtplib
 import httpx
 from prometheus_client import Counter
 
+from notifier.adapters.smtp import MailRefused, SmtpLink
 from notifier.settings import NotifierSettings
 
 log = logging.getLogger(__name__)
@@ -34,11 +35,11 @@ class Mailer:
         self.settings = settings
         self._from_header = _header_address(settings.mail_from)
         self._envelope_from = parseaddr(settings.mail_from)[1]
-        self._idle: asyncio.Queue[aiosmtplib.SMTP] = asyncio.Queue()
+        self._idle: asyncio.Queue[SmtpLink] = asyncio.Queue()
         self._open = 0
         self._changed = asyncio.Condition()
 
-    async def _connect(self) -> aiosmtplib.SMTP:
+    async def _connect(self) -> SmtpLink:
         s = self.settings
         smtp = aiosmtplib.SMTP(
             hostname=s.smtp_host,
@@ -48,17 +49,22 @@ class Mailer:
             timeout=s.smtp_timeout_s,
         )
         await smtp.connect()
-        if s.smtp_username and s.smtp_password:
-            await smtp.login(s.smtp_username, s.smtp_password.get_secret_value())
+        try:
+            if s.smtp_username and s.smtp_password:
+                await smtp.login(s.smtp_username, s.smtp_password.get_secret_value())
+            link = await SmtpLink.take_over(smtp, s.smtp_timeout_s)
+        except BaseException:
+            smtp.close()
+            raise
         SMTP_CONNECTIONS.inc()
-        return smtp
+        return link
 
-    async def _take(self) -> aiosmtplib.SMTP:
+    async def _take(self) -> SmtpLink:
         while True:
             while not self._idle.empty():
-                smtp = self._idle.get_nowait()
-                if smtp.is_connected:
-                    return smtp
+                link = self._idle.get_nowait()
+                if link.is_connected:
+                    return link
                 self._open -= 1
             if self._open < self.settings.smtp_connections:
                 self._open += 1
@@ -70,9 +76,9 @@ class Mailer:
             async with self._changed:
                 await self._changed.wait()
 
-    async def _give_back(self, smtp: aiosmtplib.SMTP | None) -> None:
-        if smtp is not None:
-            self._idle.put_nowait(smtp)
+    async def _give_back(self, link: SmtpLink | None) -> None:
+        if link is not None:
+            self._idle.put_nowait(link)
         else:
             self._open -= 1
         async with self._changed:
@@ -117,26 +123,25 @@ class Mailer:
         return ("\r\n".join(headers) + "\r\n\r\n" + body).encode("ascii")
 
     async def send(self, to: str, message: bytes) -> None:
-        smtp = await self._take()
+        """One message to one address. PermanentFailure when the server refuses the address or the message
+        for good (5xx); other refusals (4xx, the sender refused) raise MailRefused to be retried; a lost
+        connection raises ConnectionError or TimeoutError."""
+        link = await self._take()
         try:
-            errors, _ = await smtp.sendmail(self._envelope_from, [to], message)
-        except aiosmtplib.SMTPRecipientsRefused as exc:
-            await self._give_back(smtp)
-            raise PermanentFailure(f"recipient refused: {exc}") from exc
+            await link.send(self._envelope_from, to, message)
+        except MailRefused as exc:
+            await self._give_back(link)
+            if exc.permanent and exc.stage != "MAIL FROM":
+                raise PermanentFailure(f"refused: {exc}") from exc
+            raise
         except BaseException:
-            with contextlib.suppress(Exception):
-                smtp.close()
             await self._give_back(None)
             raise
-        await self._give_back(smtp)
-        if errors:
-            raise PermanentFailure(f"recipient refused: {errors}")
+        await self._give_back(link)
 
     async def close(self) -> None:
         while not self._idle.empty():
-            smtp = self._idle.get_nowait()
-            with contextlib.suppress(Exception):
-                await smtp.quit()
+            await self._idle.get_nowait().quit()
         self._open = 0
 
 
