@@ -92,3 +92,27 @@ async def test_transient_errors_put_the_batch_back(error: Exception) -> None:
     with pytest.raises(type(error)):
         await process_records(spec(handler), publisher, [record(1), record(2)])  # type: ignore[arg-type]
     assert publisher.sent == []
+
+
+async def test_a_service_passes_over_what_it_published_itself_when_asked() -> None:
+    handled: list[Delivery] = []
+
+    async def handler(batch: list[Delivery]) -> None:
+        handled.extend(batch)
+
+    own = record(2, b"{not even decoded")
+    own.headers.append(("producer", b"test"))
+    other = record(3)
+    other.headers.append(("producer", b"router"))
+    publisher = FakePublisher()
+    records = [record(1), own, other]
+    skipping = ConsumerSpec(
+        service="test", group_id="g", topics=["case.created"], handler=handler, skip_own=True
+    )
+    await process_records(skipping, publisher, records)  # type: ignore[arg-type]
+    assert [d.offset for d in handled] == [1, 3]
+    assert publisher.sent == []  # passed over, not dead-lettered
+    handled.clear()
+    await process_records(spec(handler), publisher, records)  # type: ignore[arg-type]
+    assert [d.offset for d in handled] == [1, 3]
+    assert [topic for topic, _, _ in publisher.sent] == ["case.created.dlq"]  # without skip_own it is read

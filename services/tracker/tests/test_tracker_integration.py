@@ -161,6 +161,22 @@ async def test_the_full_life_of_a_case(stack: Stack, tracker: Tracker) -> None:
     ]
     assert [e.sequence for e in mine] == [2, 3, 4, 5, 6]
     assert all(isinstance(e, CaseStatusChanged) and e.correlation_id == created.correlation_id for e in mine)
+    # they say who published them, and the tracker passes over its own when they come back to it
+    assert all(
+        ("producer", b"tracker") in r.headers
+        for r in changes.records
+        if str(created.case_id).encode() in r.value
+    )
+    own = 'cc_consumer_messages_total{outcome="own",service="tracker",topic="case.status_changed"} '
+    deadline = asyncio.get_running_loop().time() + 15
+    while True:
+        metrics = (await tracker.client.get("/metrics")).text
+        passed_over = float(metrics.split(own, 1)[1].split()[0]) if own in metrics else 0.0
+        if passed_over >= 5 or asyncio.get_running_loop().time() > deadline:
+            break
+        await asyncio.sleep(0.2)
+    assert passed_over >= 5
+    assert statuses(await tracker.view(created.case_id)) == statuses(view)  # nothing applied twice
 
 
 async def test_a_unit_key_sees_and_changes_only_its_cases(stack: Stack, tracker: Tracker) -> None:

@@ -8,12 +8,13 @@ from typing import Any
 from contracts.codec import (
     HEADER_CORRELATION_ID,
     HEADER_EVENT_TYPE,
+    HEADER_PRODUCER,
     HEADER_SCHEMA_VERSION,
     HEADER_TRACEPARENT,
 )
 from contracts.topics import DLQ_PARTITIONS, TOPICS
 
-DOCUMENT_VERSION = "1.0.1"
+DOCUMENT_VERSION = "1.0.2"
 
 _HEADERS_SCHEMA: dict[str, Any] = {
     "type": "object",
@@ -22,6 +23,10 @@ _HEADERS_SCHEMA: dict[str, Any] = {
         HEADER_SCHEMA_VERSION: {"type": "string", "description": "Repeats the envelope's schema_version"},
         HEADER_CORRELATION_ID: {"type": "string", "description": "Repeats the envelope's correlation_id"},
         HEADER_TRACEPARENT: {"type": "string", "description": "W3C trace context"},
+        HEADER_PRODUCER: {
+            "type": "string",
+            "description": "The service that published the record (intake, router, tracker, ...)",
+        },
     },
     "required": [HEADER_EVENT_TYPE, HEADER_SCHEMA_VERSION, HEADER_CORRELATION_ID],
 }

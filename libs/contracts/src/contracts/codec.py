@@ -13,6 +13,7 @@ HEADER_EVENT_TYPE = "event_type"
 HEADER_SCHEMA_VERSION = "schema_version"
 HEADER_CORRELATION_ID = "correlation_id"
 HEADER_TRACEPARENT = "traceparent"
+HEADER_PRODUCER = "producer"  # the service that published the record (set by its publisher)
 
 
 class ContractError(ValueError):

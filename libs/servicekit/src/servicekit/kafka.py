@@ -27,6 +27,7 @@ from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
 
 from contracts import ContractError, Event, dead_letter_topic, decode, encode, headers_dict
+from contracts.codec import HEADER_PRODUCER
 from servicekit import metrics
 from servicekit.logs import log_context
 
@@ -71,6 +72,7 @@ class Publisher:
         self.bootstrap = bootstrap
         self.service = service
         self.client_id = client_id or service
+        self._producer_header = (HEADER_PRODUCER, service.encode())
         self._producer: AIOKafkaProducer | None = None
         self._lock = asyncio.Lock()
 
@@ -148,7 +150,7 @@ class Publisher:
         records = []
         for event in events:
             key, value, headers = encode(event)
-            records.append((event.event_type, value, key, headers))
+            records.append((event.event_type, value, key, [*headers, self._producer_header]))
         await self._send_all(records)
         for event in events:
             metrics.PUBLISHED.labels(self.service, event.event_type).inc()
@@ -157,7 +159,7 @@ class Publisher:
         self, records: Sequence[tuple[str, bytes, bytes | None, list[tuple[str, bytes]]]]
     ) -> None:
         """Send pre-encoded (topic, value, key, headers) records and wait for all acknowledgements."""
-        await self._send_all(records)
+        await self._send_all([(t, v, k, [*h, self._producer_header]) for t, v, k, h in records])
         for topic, *_ in records:
             metrics.PUBLISHED.labels(self.service, topic).inc()
 
@@ -189,6 +191,9 @@ class ConsumerSpec:
     max_records: int = 200
     retry_delays: Sequence[float] = field(default_factory=lambda: (0.5, 1, 2, 5, 10))
     commit_interval_s: float = 0.1
+    # records this service published itself (their `producer` header) are passed over without decoding:
+    # for a service that consumes a topic it also writes, whose own events are applied when written
+    skip_own: bool = False
 
 
 async def dead_letter(publisher: Publisher, record: Any, reason: str, spec: ConsumerSpec) -> None:
@@ -234,7 +239,11 @@ async def process_records(spec: ConsumerSpec, publisher: Publisher, records: Ite
     """Decode, dead-letter what does not fit a contract, and hand the rest to the handler as one batch;
     when the batch fails for a non-transient reason, retry one by one so only the culprit is dead-lettered."""
     pairs: list[tuple[Delivery, Any]] = []
+    own = (HEADER_PRODUCER, spec.service.encode())
     for record in records:
+        if spec.skip_own and own in (record.headers or ()):
+            metrics.CONSUMED.labels(spec.service, record.topic, "own").inc()
+            continue
         try:
             event = decode(record.topic, record.value)
         except ContractError as exc:
@@ -321,7 +330,7 @@ def register_consumer(broker: KafkaBroker, spec: ConsumerSpec, publisher: Publis
     for topic in spec.topics:  # the series exist at zero before anything happens
         metrics.DEAD_LETTERS.labels(spec.service, topic)
         metrics.RETRIES.labels(spec.service, topic)
-        for outcome in ("processed", "dead_lettered"):
+        for outcome in ("processed", "dead_lettered", *(("own",) if spec.skip_own else ())):
             metrics.CONSUMED.labels(spec.service, topic, outcome)
 
     @broker.subscriber(

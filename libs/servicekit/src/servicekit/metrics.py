@@ -10,7 +10,7 @@ registry: CollectorRegistry = REGISTRY
 
 CONSUMED = Counter(
     "cc_consumer_messages_total",
-    "Kafka records handled by a consumer, by outcome",
+    "Kafka records handled by a consumer, by outcome (processed, dead_lettered, own: its own, passed over)",
     ["service", "topic", "outcome"],
 )
 BATCH_SECONDS = Histogram(

@@ -31,7 +31,11 @@ FAILED = Counter(
     ["channel", "template"],
 )
 RETRIES = Counter("cc_notifier_retries_total", "Delivery attempts that will be retried", ["channel"])
-PENDING = Gauge("cc_notifier_pending", "Notifications waiting to be sent")
+PENDING = Gauge(
+    "cc_notifier_pending",
+    "Notifications waiting to be sent, in the whole delivery log (every instance shows the same; take max)",
+)
+GAUGE_EVERY_S = 5.0  # the backlog count and the stale-claim sweep (Prometheus scrapes every 5 s)
 LATENCY = Histogram(
     "cc_notifier_delivery_latency_seconds",
     "From the event's time to the delivery",
@@ -258,7 +262,7 @@ class Dispatcher:
         try:
             while True:
                 sent = await self.dispatch_once()
-                if loop.time() - last_gauge > 1.0:
+                if loop.time() - last_gauge > GAUGE_EVERY_S:
                     last_gauge = loop.time()
                     async with self.pool.acquire() as conn:
                         PENDING.set(await deliveries.pending_count(conn))

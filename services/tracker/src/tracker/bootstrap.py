@@ -34,6 +34,7 @@ def build_app(settings: TrackerSettings) -> FastAPI:
             topics=TOPICS,
             handler=service.handle,
             max_records=settings.max_batch,
+            skip_own=True,  # its own status changes are in its history from the moment they were written
         )
     )
 
