@@ -207,6 +207,42 @@ def authenticator(server: Any, session: Any, envelope: Any, mechanism: str, auth
 async def test_tls_and_login_then_pipelined_messages(
     mode: str, certificate: tuple[Path, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    await tls_and_login(mode, certificate, tmp_path, monkeypatch)
+
+
+@pytest.mark.parametrize("mode", ["plain", "starttls", "tls"])
+def test_the_same_on_uvloop_the_services_event_loop(
+    mode: str, certificate: tuple[Path, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """uvicorn runs the services on uvloop, whose transports are not asyncio's: taking one over must work
+    there too, with and without TLS."""
+    import uvloop
+
+    async def plain() -> None:
+        port = free_port()
+        controller = start_in_thread(tmp_path / "box", port)
+        try:
+            mailer = Mailer(settings(port))
+            for i in range(3):
+                await mailer.send(f"r{i}@example.org", message(f"r{i}@example.org", f"hello {i}"))
+            with pytest.raises(PermanentFailure):
+                await mailer.send("a@example.org> X", message("x@example.org", "x"))
+            await mailer.close()
+        finally:
+            controller.stop()
+        assert [r for r, _ in stored(tmp_path / "box")] == [f"r{i}@example.org" for i in range(3)]
+
+    with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+        assert "uvloop" in type(runner.get_loop()).__module__
+        if mode == "plain":
+            runner.run(plain())
+        else:
+            runner.run(tls_and_login(mode, certificate, tmp_path, monkeypatch))
+
+
+async def tls_and_login(
+    mode: str, certificate: tuple[Path, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     cert, key = certificate
     monkeypatch.setenv("SSL_CERT_FILE", str(cert))  # the client trusts the test's own authority
     context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
