@@ -670,14 +670,43 @@ def machine() -> dict[str, Any]:
     }
 
 
+STORM_TITLES = {
+    "warmup_storm": "Warm-up storm, first after setup (broker as found; not the measurement)",
+    "storm": "Storm",
+    "scale_out": "Scale-out (2× router, tracker, notifier)",
+}
+
+
+def _storm_lines(results: dict[str, Any], key: str) -> list[str]:
+    s = results.get(key)
+    if not s:
+        return []
+    return [
+        "",
+        f"{STORM_TITLES[key]}: {s['cases']} cases",
+        "",
+        "| submit s | submit/s | routed s | tracked s | confirmed s | end-to-end cases/s |",
+        "|---|---|---|---|---|---|",
+        f"| {s['submit_s']} | {s['submit_per_s']} | {s['routed_s']} | {s['tracked_s']} | {s['confirmed_s']} | "
+        f"{s['end_to_end_per_s']} |",
+        "",
+        "CPU s / peak RSS MB: "
+        + ", ".join(f"{k} {v}/{s['peak_rss_mb'].get(k)}" for k, v in s["cpu_s"].items()),
+        f"check: {s['check']}",
+    ]
+
+
 def table(results: dict[str, Any]) -> str:
     lines = [
         f"Machine: {results['machine']['cpus']} × {results['machine']['cpu']}, "
         f"{results['machine']['memory_gb']} GB; run {results['started_at']} ({results['label']})",
         "",
     ]
+    lines += _storm_lines(results, "warmup_storm")[1:]
     floor = results.get("kafka_floor")
     if floor:
+        if results.get("warmup_storm"):
+            lines.append("")
         lines.append(
             f"Kafka floor (3 hops, {floor['payload_bytes']} B payloads): {floor['messages_per_s']} msg/s "
             f"end to end ({floor['received']} messages in {floor['seconds']} s)"
@@ -695,28 +724,8 @@ def table(results: dict[str, Any]) -> str:
         for name, p in st["latency_ms"].items():
             lines.append(f"| {name} | {p['p50']} | {p['p95']} | {p['p99']} | {p['max']} |")
         lines.append(f"\ncheck: {st['check']}")
-    titles = {
-        "warmup_storm": "Warm-up storm, first after setup (broker as found; not the measurement)",
-        "storm": "Storm",
-        "scale_out": "Scale-out (2× router, tracker, notifier)",
-    }
-    for key in ("warmup_storm", "storm", "scale_out"):
-        s = results.get(key)
-        if not s:
-            continue
-        lines += [
-            "",
-            f"{titles[key]}: {s['cases']} cases",
-            "",
-            "| submit s | submit/s | routed s | tracked s | confirmed s | end-to-end cases/s |",
-            "|---|---|---|---|---|---|",
-            f"| {s['submit_s']} | {s['submit_per_s']} | {s['routed_s']} | {s['tracked_s']} | {s['confirmed_s']} | "
-            f"{s['end_to_end_per_s']} |",
-            "",
-            "CPU s / peak RSS MB: "
-            + ", ".join(f"{k} {v}/{s['peak_rss_mb'].get(k)}" for k, v in s["cpu_s"].items()),
-            f"check: {s['check']}",
-        ]
+    for key in ("storm", "scale_out"):
+        lines += _storm_lines(results, key)
     if floor and results.get("storm", {}).get("end_to_end_per_s"):
         ratio = results["storm"]["end_to_end_per_s"] / floor["messages_per_s"]
         lines += ["", f"Ratio end-to-end cases/s ÷ Kafka floor msg/s: {ratio:.3f}"]
