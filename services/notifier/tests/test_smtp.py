@@ -70,11 +70,9 @@ def opened() -> float:
 @pytest.fixture(params=[True, False], ids=["pipelining", "one-command-at-a-time"])
 def picky(request: Any, tmp_path: Path) -> Iterator[tuple[int, Path]]:
     port = free_port()
-    handler = PickyHandler(tmp_path / "box", pipelining=request.param)
-    from aiosmtpd.controller import Controller
-
-    controller = Controller(handler, hostname="127.0.0.1", port=port, decode_data=False)
-    controller.start()
+    controller = start_in_thread(
+        tmp_path / "box", port, handler=PickyHandler(tmp_path / "box", pipelining=request.param)
+    )
     yield port, tmp_path / "box"
     controller.stop()
 

@@ -700,17 +700,15 @@ def table(results: dict[str, Any]) -> str:
     lines = [
         f"Machine: {results['machine']['cpus']} × {results['machine']['cpu']}, "
         f"{results['machine']['memory_gb']} GB; run {results['started_at']} ({results['label']})",
-        "",
     ]
-    lines += _storm_lines(results, "warmup_storm")[1:]
+    lines += _storm_lines(results, "warmup_storm")
     floor = results.get("kafka_floor")
     if floor:
-        if results.get("warmup_storm"):
-            lines.append("")
-        lines.append(
+        lines += [
+            "",
             f"Kafka floor (3 hops, {floor['payload_bytes']} B payloads): {floor['messages_per_s']} msg/s "
-            f"end to end ({floor['received']} messages in {floor['seconds']} s)"
-        )
+            f"end to end ({floor['received']} messages in {floor['seconds']} s)",
+        ]
     st = results.get("steady")
     if st:
         lines += [

@@ -123,12 +123,17 @@ class MailboxHandler:
 
 
 def start_in_thread(
-    directory: Path, port: int, host: str = "127.0.0.1", pipelining: bool = True, **options: Any
+    directory: Path,
+    port: int,
+    host: str = "127.0.0.1",
+    pipelining: bool = True,
+    handler: MailboxHandler | None = None,
+    **options: Any,
 ) -> Controller:
-    """Start the mailbox in a background thread of this process (tests); `options` go to aiosmtpd's SMTP
-    (ssl_context, tls_context, authenticator, ...)."""
+    """Start the mailbox in a background thread of this process (tests); `handler` replaces the plain one
+    (a test's own refusals), `options` go to aiosmtpd's SMTP (ssl_context, tls_context, authenticator, ...)."""
     controller = Controller(
-        MailboxHandler(directory, pipelining),
+        handler or MailboxHandler(directory, pipelining),
         hostname=host,
         port=port,
         decode_data=False,

@@ -17,10 +17,10 @@ from collections import deque
 from typing import NamedTuple
 
 import aiosmtplib
+from aiosmtplib.protocol import normalize_message_line_endings
 
 MAX_REPLY_BYTES = 64 * 1024
 _NOT_IN_ADDRESS = re.compile(r'[\x00-\x20\x7f<>"]')  # whitespace, controls, brackets: never on a command line
-_LINE_ENDINGS = re.compile(rb"\r\n|\r|\n")
 
 
 class SmtpReply(NamedTuple):
@@ -205,11 +205,11 @@ def _address(value: str) -> bytes:
 
 
 def _content(message: bytes) -> bytes:
-    """The message as DATA carries it: CRLF line endings, lines starting with a dot doubled, the end mark."""
-    if message.count(b"\n") != message.count(b"\r\n") or message.count(b"\r") != message.count(b"\r\n"):
-        message = _LINE_ENDINGS.sub(b"\r\n", message)
-    if not message.endswith(b"\r\n"):
-        message += b"\r\n"
+    """The message as DATA carries it: CRLF line endings, lines starting with a dot doubled, the end mark.
+    A message that already has only CRLF endings (the notifier builds them so) skips aiosmtplib's regex."""
+    crlf = message.count(b"\r\n")
+    if message.count(b"\n") != crlf or message.count(b"\r") != crlf or not message.endswith(b"\r\n"):
+        message = normalize_message_line_endings(message)
     if message.startswith(b"."):
         message = b"." + message
     return message.replace(b"\r\n.", b"\r\n..") + b".\r\n"
